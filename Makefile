@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: Apache-2.0
+# capsule: the entry points. CMake does the building underneath.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+JOBS     ?= $(shell nproc)
+BATS_JOBS ?= $(JOBS)
+CMAKE_FLAGS ?=
+
+# Debian packages the build, the tests, the demo and the benchmarks need.
+DEPS := cmake g++ make pkg-config clang-format \
+	libcli11-dev libsystemd-dev libarchive-dev libssl-dev libspdlog-dev doctest-dev \
+	nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libseccomp-dev libcap-dev \
+	busybox-static bats parallel util-linux coreutils tar gzip bzip2 xz-utils zstd \
+	runc python3 time procps psmisc
+
+.PHONY: all deps build unit functional test demo bench install clean format check-format
+
+all: build
+
+deps:
+	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEPS) 2>/dev/null | awk '$$4 != "installed" {print $$1}'; \
+	  for p in $(DEPS); do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing $$(echo $$missing | tr '\n' ' ')"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "make deps: all packages present"; fi
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+unit: build
+	cmake --build $(BUILD) -j $(JOBS) --target unit-tests
+	$(BUILD)/unit-tests
+
+functional: build
+	CAPSULE=$(CURDIR)/$(BUILD)/capsule bats --jobs $(BATS_JOBS) --no-parallelize-within-files tests/functional
+
+check-format:
+	@files=$$(git ls-files '*.cpp' '*.h'); \
+	if ! clang-format --dry-run --Werror $$files; then echo "make check-format: run 'make format'"; exit 1; fi
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+test: deps
+	$(MAKE) build
+	$(MAKE) check-format
+	$(MAKE) unit
+	$(MAKE) functional
+
+demo: deps build
+	@tests/lib/demo.sh $(BUILD)
+
+bench: deps build
+	@bench/run.sh $(BUILD)
+
+install: build
+	install -D -m 0755 $(BUILD)/capsule $(DESTDIR)$(PREFIX)/bin/capsule
+	install -D -m 0644 $(BUILD)/stage1-fly.aci $(DESTDIR)$(PREFIX)/lib/capsule/stage1-fly.aci
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -D -m 0644 completions/capsule.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/capsule
+	install -D -m 0644 completions/_capsule $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_capsule
+	install -D -m 0644 completions/capsule.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/capsule.fish
+
+clean:
+	rm -rf $(BUILD)

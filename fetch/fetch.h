@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Getting images into the store: resolve a reference, pick a transport, verify, store.
+
+#include "lib/insecure.h"
+#include "lib/result.h"
+#include "store/store.h"
+
+#include <optional>
+#include <string>
+
+namespace capsule::fetch {
+
+enum class PullPolicy { Never, New, Update };
+
+struct FetchOptions {
+    InsecureOptions insecure;
+    PullPolicy pull_policy { PullPolicy::New };
+    std::optional<std::string> signature; ///< --signature=FILE for a local file
+    /// Trusted without a signature: the stage1 images capsule ships (looked up by stage0
+    /// beside the binary or in the system config dir).
+    bool trusted_builtin { false };
+};
+
+/// Fetch `ref` (a path to an ACI file for now; later URLs, docker://, oci:…) into the
+/// store and return the stored image. A ref that names a stored image (ID prefix or
+/// name[:version]) is returned from the store unless the pull policy says otherwise.
+Result<store::ImageInfo> fetch_image(store::Store&, std::string_view ref, const FetchOptions&);
+
+} // namespace capsule::fetch

@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared helpers for the functional tests (bats). Each test gets its own --dir.
+#
+#   load ../lib/common
+#   setup() { capsule_setup; }
+#   teardown() { capsule_teardown; }
+#   cap fetch ...        # runs the real binary with this test's --dir
+
+: "${CAPSULE:=$BATS_TEST_DIRNAME/../../build/capsule}"
+CAPSULE=$(readlink -f "$CAPSULE")
+TESTS_LIB=$(readlink -f "$BATS_TEST_DIRNAME/../lib")
+
+capsule_setup() {
+    TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/capsule-test.XXXXXX")
+    DIR="$TMP/dir"
+    export TMP DIR
+}
+
+capsule_teardown() {
+    [ -n "${TMP:-}" ] || return 0
+    # Unmount anything a failed test left under its private tree, deepest first.
+    if [ -r /proc/self/mountinfo ]; then
+        awk -v p="$TMP/" 'index($5, p) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
+            umount -l "$m" 2>/dev/null || true
+        done
+    fi
+    chmod -R u+w "$TMP" 2>/dev/null || true
+    rm -rf "$TMP"
+}
+
+# cap ARGS...: the capsule binary with this test's --dir.
+cap() {
+    "$CAPSULE" --dir="$DIR" "$@"
+}
+
+# Requires root (CI runs as root); fails loudly in CI rather than skipping.
+require_root() {
+    if [ "$(id -u)" != 0 ]; then
+        if [ "${CI:-}" = true ]; then
+            echo "this test needs root" >&2
+            return 1
+        fi
+        skip "needs root"
+    fi
+}
+
+# mounts_under PATH: prints mount points under PATH (none expected after a pod ends).
+mounts_under() {
+    awk -v p="$1" 'index($5, p) == 1 {print $5}' /proc/self/mountinfo
+}
+
+# assert_no_mounts PATH
+assert_no_mounts() {
+    local m
+    m=$(mounts_under "$1")
+    if [ -n "$m" ]; then
+        echo "stray mounts under $1:" >&2
+        echo "$m" >&2
+        return 1
+    fi
+}
+
+# assert_empty_dir PATH: missing or empty.
+assert_empty_dir() {
+    if [ -d "$1" ] && [ -n "$(ls -A "$1")" ]; then
+        echo "expected $1 to be empty, it has:" >&2
+        ls -la "$1" >&2
+        return 1
+    fi
+}
+
+# assert_output_contains TEXT (bats' $output)
+assert_output_contains() {
+    if [[ "$output" != *"$1"* ]]; then
+        echo "expected output to contain: $1" >&2
+        echo "output was: $output" >&2
+        return 1
+    fi
+}
+
+# assert_status N (bats' $status)
+assert_status() {
+    if [ "$status" -ne "$1" ]; then
+        echo "expected exit status $1, got $status; output: $output" >&2
+        return 1
+    fi
+}
+
+# assert_one_line: capsule's errors are one line.
+assert_one_line() {
+    local n
+    n=$(printf '%s\n' "$output" | grep -c .)
+    if [ "$n" -ne 1 ]; then
+        echo "expected a one-line message, got $n lines: $output" >&2
+        return 1
+    fi
+}
+
+. "$TESTS_LIB/images.bash"
