@@ -73,6 +73,29 @@ void print_table(const std::vector<std::string>& legend, const std::vector<std::
         print(r);
 }
 
+// The first word that is not a global flag (or a global flag's value) names the command;
+// CLI11 would only say "a subcommand is required" for a misspelt one.
+static std::string unknown_command(CLI::App& app, int argc, char** argv)
+{
+    for (int i = 1; i < argc; i++) {
+        std::string_view a = argv[i];
+        if (a == "--")
+            return {};
+        if (a.starts_with("-")) {
+            bool takes_value = a == "--dir" || a == "--local-config" || a == "--system-config" || a == "--user-config"
+                || a == "--insecure-options";
+            if (takes_value)
+                i++;
+            continue;
+        }
+        for (auto* sub : app.get_subcommands({}))
+            if (sub->check_name(std::string(a)))
+                return {};
+        return std::string(a);
+    }
+    return {};
+}
+
 static int run_main(int argc, char** argv)
 {
     CLI::App app { "capsule: a daemonless pod runner (appc, OCI and Docker images; fly, systemd and kvm stage1s)",
@@ -105,13 +128,16 @@ static int run_main(int argc, char** argv)
     for (auto& [order, setup] : reg)
         setup(ctx);
 
+    if (auto unknown = unknown_command(app, argc, argv); !unknown.empty()) {
+        std::fprintf(stderr, "capsule: unknown command '%s' (see 'capsule --help')\n", unknown.c_str());
+        return exit_capsule_error;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0)
             return app.exit(e);
-        std::fprintf(stderr, "capsule: %s\n", e.what());
-        std::fprintf(stderr, "Run 'capsule --help' (or 'capsule COMMAND --help') for usage.\n");
+        std::fprintf(stderr, "capsule: %s (see 'capsule --help')\n", e.what());
         return exit_capsule_error;
     }
 
