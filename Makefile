@@ -13,7 +13,7 @@ DEPS := cmake g++ make pkg-config clang-format \
 	libcli11-dev libsystemd-dev libarchive-dev libssl-dev libspdlog-dev doctest-dev \
 	nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libseccomp-dev libcap-dev \
 	busybox-static bats parallel util-linux coreutils tar gzip bzip2 xz-utils zstd \
-	runc hyperfine python3 time procps psmisc
+	runc hyperfine python3 time procps psmisc man-db groff-base zsh fish
 
 .PHONY: all deps build unit functional test demo bench install clean format check-format
 
