@@ -23,6 +23,21 @@ struct FetchOptions {
     bool trusted_builtin { false };
 };
 
+/// What a reference names, decided from its text alone.
+enum class RefKind {
+    File,        ///< a path: "/abs", "./rel", "../rel", "x.aci", or any existing file
+    ImageId,     ///< "sha512-…" / "sha256-…" (full or unique prefix)
+    Name,        ///< an appc name with optional ":version"
+    Unsupported, ///< a transport capsule does not have yet (docker://, https://, oci:, …)
+};
+
+struct ParsedRef {
+    RefKind kind;
+    std::string scheme; ///< for Unsupported: "docker", "https", "oci", …
+};
+
+ParsedRef parse_ref(std::string_view ref);
+
 /// Fetch `ref` (a path to an ACI file for now; later URLs, docker://, oci:…) into the
 /// store and return the stored image. A ref that names a stored image (ID prefix or
 /// name[:version]) is returned from the store unless the pull policy says otherwise.

@@ -12,13 +12,17 @@
 
 #include "lib/appc/types.h"
 #include "lib/fd.h"
+#include "lib/fs.h"
 #include "lib/result.h"
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <sys/stat.h>
 #include <vector>
 
 namespace capsule::store {
@@ -33,6 +37,42 @@ struct ImageInfo {
     uint64_t tree_size { 0 };
     int64_t import_time { 0 }; ///< unix seconds
     int64_t last_used { 0 };   ///< unix seconds
+
+    /// The "version" label, or "" when the image has none.
+    std::string version() const;
+};
+
+/// Image IDs that must not be removed because pods use them. Called by remove() and gc()
+/// while they hold the exclusive store lock, so no pod can start using an image between
+/// the check and the removal (pods hold the shared lock while they prepare).
+using InUseFn = std::function<Result<std::set<std::string>>()>;
+
+/// What to copy out of a stored image.
+enum class CopyWhat {
+    Tree,       ///< `manifest` + `rootfs/`
+    RootfsOnly, ///< the contents of `rootfs/` only
+};
+
+struct GcOptions {
+    /// Images whose last use (or import) is older than this are removed.
+    std::chrono::seconds grace_period { std::chrono::hours(24) };
+    InUseFn in_use;
+};
+
+struct GcReport {
+    std::vector<ImageInfo> removed; ///< images removed for being unused
+    std::vector<std::string> skipped_in_use;
+    uint64_t tmp_entries { 0 };    ///< leftovers of interrupted imports or removals
+    uint64_t orphaned_blobs { 0 }; ///< blobs without an index row
+    uint64_t orphaned_trees { 0 }; ///< trees without an index row
+};
+
+/// Disk use of the store's parts (allocated bytes; hardlinks counted once).
+struct StoreUsage {
+    DiskUsage blobs;
+    DiskUsage trees;
+    DiskUsage tmp;
+    DiskUsage index; ///< index.db and its WAL
 };
 
 class Store {
@@ -45,23 +85,57 @@ public:
 
     /// Resolve a reference to exactly one stored image: a full or unique-prefix image ID
     /// ("sha512-1a2b…"), or an appc name with optional ":version" label. Errors say
-    /// "not found" or "ambiguous" and list the candidates.
+    /// "not found" or "ambiguous" and list the candidates. A name matching several images
+    /// resolves to the one imported last (as rkt did).
     Result<ImageInfo> resolve(std::string_view ref);
     /// Every stored image, newest import first.
     Result<std::vector<ImageInfo>> list();
     Result<appc::ImageManifest> manifest(const std::string& id);
     /// `$dir/store/tree/<id>`, holding `manifest` and `rootfs/`; rendered at import.
     std::string tree_path(const std::string& id) const;
+    /// `$dir/store/blobs/sha512/<hex>`: the image's uncompressed tar.
+    std::string blob_path(const std::string& id) const;
     /// Record use (for `image gc`).
     Status touch(const std::string& id);
 
-    // The rest of the interface (import, remove, gc, disk usage) is declared in
-    // store/store_impl.h by the store module.
+    /// Import an ACI (a tar, plain or gzip/bzip2/xz/zstd compressed) from `fd`, a regular
+    /// file open for reading at offset 0. Single pass: decompress, hash (SHA-512), write the
+    /// blob and extract the tree; then validate and commit. Importing an image that is
+    /// already stored returns it and changes nothing. `origin` is recorded for listings;
+    /// `origin_stat`, when given, lets find_by_origin() skip re-reading an unchanged file.
+    Result<ImageInfo> import_aci(int fd, const std::string& origin, const struct stat* origin_stat = nullptr);
+    /// A stored image previously imported from `path` while it had this inode, size and mtime.
+    Result<std::optional<ImageInfo>> find_by_origin(const std::string& path, const struct stat&);
+
+    /// Remove one image (ID, unique ID prefix or name[:version]); refused while `in_use`
+    /// lists it. Takes the exclusive store lock for the duration. Never writes a new file
+    /// before deleting, so it works on a full disk.
+    Result<ImageInfo> remove(std::string_view ref, const InUseFn& in_use);
+    /// Remove images unused for longer than the grace period (unless in use), leftovers in
+    /// tmp/, and blobs or trees that no index row lists. Exclusive lock.
+    Result<GcReport> gc(const GcOptions&);
+    StoreUsage usage() const;
+
+    /// Write the image's ACI (its uncompressed tar) to `dest` (temp file beside it, renamed).
+    Status export_image(const std::string& id, const std::string& dest);
+    /// Extract the stored blob afresh into `dest` (which must not exist, or be empty).
+    Status extract_image(const std::string& id, const std::string& dest, CopyWhat);
+    /// Copy the rendered tree (or its rootfs) to `dest` (which must not exist, or be empty).
+    Status render_image(const std::string& id, const std::string& dest, CopyWhat);
+
     struct Impl;
     Impl& impl() { return *m_impl; }
 
 private:
+    explicit Store(std::unique_ptr<Impl>);
+    Status lock_exclusive();
+    void unlock_exclusive();
+    Status remove_locked(const ImageInfo&);
+
     std::unique_ptr<Impl> m_impl;
 };
+
+/// "sha512-<first 16 hex>": the short form listings show.
+std::string short_id(std::string_view id);
 
 } // namespace capsule::store

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The store's SQLite index (index.db, WAL). Its schema is versioned with
+// `PRAGMA user_version` and upgraded by ordered migrations at open.
+
+#include "lib/result.h"
+#include "store/store.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct sqlite3;
+
+namespace capsule::store {
+
+/// Identity of a source file when it was imported: re-fetching the same unchanged file
+/// is answered from the index without reading it again.
+struct OriginKey {
+    std::string path;
+    uint64_t dev { 0 };
+    uint64_t ino { 0 };
+    uint64_t size { 0 };
+    int64_t mtime_ns { 0 };
+};
+
+class Index {
+public:
+    /// The schema version this build writes; a newer database is refused.
+    static int current_schema_version();
+
+    /// Opens (creating) the database at `path` and migrates it to the current schema.
+    static Result<Index> open(const std::string& path);
+    /// A closed index; only open() makes a usable one.
+    Index() = default;
+    Index(Index&&) noexcept;
+    Index& operator=(Index&&) noexcept;
+    ~Index();
+
+    Result<int> schema_version();
+
+    /// Insert an image (and its origin key, if any); an existing row is kept as it is.
+    Status insert(const ImageInfo&, const OriginKey* origin);
+    Result<std::optional<ImageInfo>> get(const std::string& id);
+    /// Images whose ID starts with `prefix`.
+    Result<std::vector<ImageInfo>> find_prefix(std::string_view prefix);
+    /// Images named `name` (with the given version label, if any), newest import first.
+    Result<std::vector<ImageInfo>> find_name(std::string_view name, std::optional<std::string_view> version);
+    /// Every image, newest import first (one query).
+    Result<std::vector<ImageInfo>> list();
+    Result<std::optional<std::string>> find_origin(const OriginKey&);
+    Status record_origin(const OriginKey&, const std::string& id);
+    Status touch(const std::string& id, int64_t now);
+    /// Deletes the image's row and its origins; true if a row was deleted.
+    Result<bool> remove(const std::string& id);
+
+private:
+    Status exec(const char* sql);
+    sqlite3* m_db { nullptr };
+};
+
+} // namespace capsule::store

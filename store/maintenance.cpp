@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+// Removing images, garbage collection and disk accounting. Deletion never needs a new
+// file: the index row goes first (so nothing half-deleted is listed), then the tree is
+// renamed into tmp/ (so a crash cannot leave a partial tree under tree/) and deleted,
+// then the blob. If the index cannot grow its WAL on a full disk, the space reserve is
+// released and the delete retried.
+#include "lib/fs.h"
+#include "store/digest.h"
+#include "store/store_impl.h"
+
+#include <dirent.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <unordered_set>
+
+namespace capsule::store {
+
+namespace {
+
+std::vector<std::string> list_dir(const std::string& path)
+{
+    std::vector<std::string> out;
+    DIR* d = ::opendir(path.c_str());
+    if (!d)
+        return out;
+    while (auto* de = ::readdir(d)) {
+        std::string_view n = de->d_name;
+        if (n != "." && n != "..")
+            out.emplace_back(n);
+    }
+    ::closedir(d);
+    return out;
+}
+
+/// Renames `path` into tmp/ and deletes it there; a crash leaves only tmp/ garbage.
+Status discard(const std::string& path, const std::string& tmp_dir, std::string_view tag)
+{
+    if (!path_exists(path))
+        return {};
+    auto aside = tmp_dir + "/rm-" + std::string(tag) + "-" + std::to_string(::getpid());
+    if (::rename(path.c_str(), aside.c_str()) < 0)
+        return Error::from_errno("move '" + path + "' aside");
+    return remove_tree(aside);
+}
+
+} // namespace
+
+Status Store::remove_locked(const ImageInfo& info)
+{
+    auto removed = m_impl->index.remove(info.id);
+    if (!removed && removed.error().code() == ENOSPC) {
+        spdlog::debug("store: disk full, releasing the space reserve to delete {}", info.id);
+        ::unlink(m_impl->reserve_path().c_str());
+        removed = m_impl->index.remove(info.id);
+    }
+    if (!removed)
+        return removed.release_error();
+    auto hex = aci_id_hex(info.id);
+    TRY(discard(tree_path(info.id), m_impl->tmp_dir(), hex.substr(0, 16)));
+    if (::unlink(blob_path(info.id).c_str()) < 0 && errno != ENOENT)
+        return Error::from_errno("unlink '" + blob_path(info.id) + "'");
+    return {};
+}
+
+Result<ImageInfo> Store::remove(std::string_view ref, const InUseFn& in_use)
+{
+    TRY(lock_exclusive());
+    auto result = [&]() -> Result<ImageInfo> {
+        auto info = TRY(resolve(ref));
+        if (in_use) {
+            auto used = TRY(in_use());
+            if (used.contains(info.id))
+                return Error("image " + std::string(ref) + ": in use by a pod; remove the pod first", EBUSY);
+        }
+        TRY_CTX(remove_locked(info), "image " + info.id);
+        return info;
+    }();
+    if (result)
+        ensure_reserve(m_impl->reserve_path());
+    unlock_exclusive();
+    return result;
+}
+
+Result<GcReport> Store::gc(const GcOptions& opts)
+{
+    TRY(lock_exclusive());
+    auto result = [&]() -> Result<GcReport> {
+        GcReport report;
+        std::set<std::string> used;
+        if (opts.in_use)
+            used = TRY(opts.in_use());
+        // Leftovers first: they are never listed and free space for what follows.
+        for (auto& name : list_dir(m_impl->tmp_dir())) {
+            TRY(remove_tree(m_impl->tmp_dir() + "/" + name));
+            report.tmp_entries++;
+        }
+        int64_t cutoff = unix_now() - opts.grace_period.count();
+        for (auto& info : TRY(m_impl->index.list())) {
+            if (std::max(info.import_time, info.last_used) > cutoff)
+                continue;
+            if (used.contains(info.id)) {
+                report.skipped_in_use.push_back(info.id);
+                continue;
+            }
+            TRY_CTX(remove_locked(info), "image " + info.id);
+            report.removed.push_back(info);
+        }
+        std::unordered_set<std::string> known;
+        for (auto& info : TRY(m_impl->index.list()))
+            known.insert(info.id);
+        for (auto& hex : list_dir(m_impl->blobs_dir())) {
+            if (known.contains(aci_image_id(hex)))
+                continue;
+            if (::unlink((m_impl->blobs_dir() + "/" + hex).c_str()) == 0)
+                report.orphaned_blobs++;
+        }
+        for (auto& id : list_dir(m_impl->trees_dir())) {
+            if (known.contains(id))
+                continue;
+            TRY(discard(m_impl->trees_dir() + "/" + id, m_impl->tmp_dir(), "orphan"));
+            report.orphaned_trees++;
+        }
+        return report;
+    }();
+    if (result)
+        ensure_reserve(m_impl->reserve_path());
+    unlock_exclusive();
+    return result;
+}
+
+StoreUsage Store::usage() const
+{
+    StoreUsage u;
+    u.blobs = disk_usage(m_impl->blobs_dir());
+    u.trees = disk_usage(m_impl->trees_dir());
+    u.tmp = disk_usage(m_impl->tmp_dir());
+    for (const char* f : { "/index.db", "/index.db-wal", "/index.db-shm" }) {
+        auto d = disk_usage(m_impl->root + f);
+        u.index.bytes += d.bytes;
+        u.index.files += d.files;
+    }
+    return u;
+}
+
+} // namespace capsule::store

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lib/fs.h"
+#include "store/digest.h"
+#include "store/index.h"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+using namespace capsule;
+using namespace capsule::store;
+
+namespace {
+
+ImageInfo image(const std::string& hexchar, const std::string& name, const std::string& version, int64_t t)
+{
+    ImageInfo i;
+    i.id = "sha512-" + std::string(128, hexchar[0]);
+    i.name = name;
+    i.labels = { { "version", version } };
+    i.type = "aci";
+    i.blob_size = 10;
+    i.tree_size = 20;
+    i.import_time = t;
+    return i;
+}
+
+} // namespace
+
+TEST_CASE("index: fresh database migrates to the current schema")
+{
+    auto dir = TempDir::create("/tmp", "capsule-index-test-").release_value();
+    auto idx = Index::open(dir.path() + "/index.db");
+    REQUIRE(idx);
+    CHECK(*idx->schema_version() == Index::current_schema_version());
+    // Reopening is a no-op.
+    auto again = Index::open(dir.path() + "/index.db");
+    REQUIRE(again);
+}
+
+TEST_CASE("index: a newer schema is refused")
+{
+    auto dir = TempDir::create("/tmp", "capsule-index-test-").release_value();
+    auto path = dir.path() + "/index.db";
+    sqlite3* db;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    auto idx = Index::open(path);
+    REQUIRE(!idx);
+    CHECK(idx.error().message().find("schema version 99 is newer") != std::string::npos);
+}
+
+TEST_CASE("index: insert, prefix and name queries, touch, remove")
+{
+    auto dir = TempDir::create("/tmp", "capsule-index-test-").release_value();
+    auto idx = Index::open(dir.path() + "/index.db").release_value();
+    REQUIRE(idx.insert(image("a", "example.com/x", "1", 100), nullptr));
+    REQUIRE(idx.insert(image("b", "example.com/x", "2", 200), nullptr));
+    REQUIRE(idx.insert(image("c", "example.com/y", "1", 300), nullptr));
+    // Inserting again keeps the existing row.
+    REQUIRE(idx.insert(image("a", "example.com/other", "9", 999), nullptr));
+
+    auto all = *idx.list();
+    REQUIRE(all.size() == 3);
+    CHECK(all[0].name == "example.com/y"); // newest first
+    CHECK((*idx.get(all[2].id))->name == "example.com/x");
+    CHECK(idx.find_prefix("sha512-a")->size() == 1);
+    CHECK(idx.find_prefix("sha512-")->size() == 3);
+    CHECK(idx.find_prefix("sha512-d")->empty());
+    auto xs = *idx.find_name("example.com/x", std::nullopt);
+    REQUIRE(xs.size() == 2);
+    CHECK(xs[0].version() == "2");
+    CHECK(idx.find_name("example.com/x", "1")->size() == 1);
+
+    OriginKey key { "/tmp/a.aci", 1, 2, 3, 4 };
+    REQUIRE(idx.record_origin(key, all[2].id));
+    CHECK(*idx.find_origin(key) == all[2].id);
+    key.mtime_ns = 5;
+    CHECK(!*idx.find_origin(key));
+
+    REQUIRE(idx.touch(all[0].id, 555));
+    CHECK((*idx.get(all[0].id))->last_used == 555);
+    CHECK(*idx.remove(all[2].id));
+    CHECK(!*idx.remove(all[2].id));
+    key.mtime_ns = 4;
+    CHECK(!*idx.find_origin(key)); // origins go with their image
+    CHECK(idx.list()->size() == 2);
+}
+
+TEST_CASE("image IDs and compression sniffing")
+{
+    // sha512("") is well known.
+    CHECK(sha512_hex("").substr(0, 16) == "cf83e1357eefb8bd");
+    auto id = aci_image_id(sha512_hex("abc"));
+    CHECK(id.starts_with("sha512-ddaf35a193617aba"));
+    CHECK(aci_id_hex(id).size() == 128);
+    CHECK(aci_id_hex("sha512-abc").empty());
+    CHECK(aci_id_hex("sha256-" + std::string(128, 'a')).empty());
+
+    auto sniff = [](std::initializer_list<unsigned char> b) {
+        std::vector<unsigned char> v(b);
+        return sniff_compression(v);
+    };
+    CHECK(sniff({ 0x1f, 0x8b, 8, 0 }) == Compression::Gzip);
+    CHECK(sniff({ 'B', 'Z', 'h', '9' }) == Compression::Bzip2);
+    CHECK(sniff({ 0xfd, '7', 'z', 'X', 'Z', 0 }) == Compression::Xz);
+    CHECK(sniff({ 0xfd, '7', 'z', 'X', 'Z' }) == Compression::None); // too short to be sure
+    CHECK(sniff({ 0x28, 0xb5, 0x2f, 0xfd }) == Compression::Zstd);
+    CHECK(sniff({ 'm', 'a', 'n', 'i' }) == Compression::None);
+    CHECK(sniff({}) == Compression::None);
+}
