@@ -101,7 +101,6 @@ static int run_main(int argc, char** argv)
     CLI::App app { "capsule: a daemonless pod runner (appc, OCI and Docker images; fly, systemd and kvm stage1s)",
         "capsule" };
     app.require_subcommand(1);
-    app.set_help_all_flag("--help-all", "Show help for every command");
     app.footer("Run 'capsule COMMAND --help' for a command's flags; see capsule(1).");
 
     GlobalOptions g;
@@ -127,6 +126,8 @@ static int run_main(int argc, char** argv)
     CommandContext ctx { app, g, [&action](Action a) { action = std::move(a); } };
     for (auto& [order, setup] : reg)
         setup(ctx);
+    // After the subcommands, so that only the top level offers it.
+    app.set_help_all_flag("--help-all", "Show help for every command");
 
     if (auto unknown = unknown_command(app, argc, argv); !unknown.empty()) {
         std::fprintf(stderr, "capsule: unknown command '%s' (see 'capsule --help')\n", unknown.c_str());
