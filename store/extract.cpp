@@ -359,7 +359,7 @@ Status write_manifest_file(int dirfd, std::string_view data, archive_entry* e)
 Result<std::vector<std::string>> split_entry_path(std::string_view path)
 {
     if (path.empty())
-        return Error::msg("empty path");
+        return Error("empty path", EILSEQ);
     if (path.front() == '/')
         return Error::msg("absolute path");
     std::vector<std::string> out;
@@ -396,8 +396,10 @@ Result<AciContents> extract_aci(archive* a, int dirfd, const ExtractOptions& opt
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN) {
+            // EILSEQ marks "the tar itself is malformed" for callers that know more
+            // (a decompressor that produced garbage).
             const char* msg = archive_error_string(a);
-            return Error(msg ? msg : "cannot read tar", archive_errno(a));
+            return Error(msg ? msg : "cannot read tar", EILSEQ);
         }
         std::string raw = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
         auto comps = TRY_CTX(split_entry_path(raw), "entry '" + raw + "'");

@@ -189,12 +189,27 @@ Result<ImageInfo> Store::import_aci(int fd, const std::string& origin, const str
     auto contents = extract_aci(tar.get(), tree_fd.get(), opts);
     if (tee.error)
         return *tee.error;
+    if (!contents && compression != Compression::None) {
+        // Garbage out of a damaged stream often trips the tar reader before the
+        // decompressor's checksum does: the decompressor's verdict is the real cause.
+        for (const void* p; tee.next(&p) > 0;)
+            ;
+        if (tee.error)
+            return *tee.error;
+    }
     if (!contents) {
         auto& msg = contents.error().message();
         if (msg.find("Unrecognized archive format") != std::string::npos)
             return Error("not a tar archive", EINVAL);
         if (msg.find("Truncated") != std::string::npos || msg.find("truncated") != std::string::npos)
             return Error("truncated tar archive (" + msg + ")", EINVAL);
+        // libarchive does not check gzip's CRC: damage shows up as a malformed tar.
+        if (contents.error().code() == EILSEQ && compression != Compression::None)
+            return Error(
+                std::string(compression_name(compression)) + " data is corrupt or does not hold a tar (" + msg + ")",
+                EINVAL);
+        if (contents.error().code() == EILSEQ)
+            return Error("not a valid tar archive (" + msg + ")", EINVAL);
         return contents.release_error();
     }
     // Hash to the end of the stream: bytes after the tar's end marker are part of the blob.
