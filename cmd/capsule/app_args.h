@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The positional command line of `run` and `prepare`, as rkt had it:
+//
+//   [POD FLAGS] IMAGE [APP FLAGS] [-- ARGS...] [--- IMAGE [APP FLAGS] [-- ARGS...]]...
+//
+// Pod flags come before the first image; app flags follow the image they apply to; `--`
+// ends an app's flags (the rest, up to `---`, is appended to its exec); `---` starts the next
+// app. CLI11 cannot express per-image flags, so the subcommands collect everything and this
+// parser (unit-tested) does the work.
+
+#include "lib/result.h"
+#include "stage0/pod_spec.h"
+
+#include <string>
+#include <vector>
+
+namespace capsule::cmd {
+
+struct RunArgs {
+    stage0::PodSpec spec;
+    bool help { false }; ///< --help/-h seen among the flags
+    /// Global flags given after the command, before the first image (`--debug`, `--dir=…`):
+    /// the command applies them over the global options.
+    std::vector<std::pair<std::string, std::string>> globals;
+};
+
+/// Parse the arguments after `run`/`prepare`. Errors are one line naming the flag.
+Result<RunArgs> parse_run_args(const std::vector<std::string>& args);
+
+/// The flag reference for `--help` (pod flags, then app flags).
+std::string run_args_help();
+
+/// `volume=NAME,target=PATH` (the value of --mount).
+Result<appc::PodMount> parse_mount_flag(std::string_view);
+
+} // namespace capsule::cmd

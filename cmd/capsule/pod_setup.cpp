@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cmd/capsule/pod_setup.h"
+
+#include "lib/fs.h"
+#include "lib/log.h"
+
+#include <cstdio>
+
+namespace capsule::cmd {
+
+CLI::App* add_pod_subcommand(CommandContext& ctx, const std::string& name, const std::string& description)
+{
+    auto* sub = add_subcommand(ctx, name, description);
+    // Everything from the first image on (and unknown flags before it) is left for
+    // parse_run_args; global flags before the image are still CLI11's.
+    sub->prefix_command();
+    sub->fallthrough(false); // else CLI11 hands the image to the parent, which rejects it
+    sub->footer("Usage: capsule " + name + " [POD FLAGS] IMAGE [APP FLAGS] [-- ARGS...] [--- IMAGE ...]\n"
+        + run_args_help()
+        + "IMAGE: an ACI file, or a stored image ID (unique prefix) or name[:version].\n"
+          "Example: capsule "
+        + name + " --volume=data,kind=host,source=/srv/data ./app.aci --mount=volume=data,target=/data -- -v");
+    return sub;
+}
+
+Status apply_globals(GlobalOptions& g, const std::vector<std::pair<std::string, std::string>>& flags)
+{
+    for (auto& [name, value] : flags) {
+        if (name == "dir")
+            g.dir = value;
+        else if (name == "local-config")
+            g.local_config = value;
+        else if (name == "system-config")
+            g.system_config = value;
+        else if (name == "user-config")
+            g.user_config = value;
+        else if (name == "trust-keys-from-https")
+            g.trust_keys_from_https = value == "true";
+        else if (name == "debug")
+            g.debug = value == "true";
+        else if (name == "quiet")
+            g.quiet = value == "true";
+    }
+    if (g.debug)
+        setup_logging(Verbosity::Debug);
+    return {};
+}
+
+void print_error(const Error& e)
+{
+    std::fprintf(stderr, "capsule: %s\n", e.message().c_str());
+}
+
+Result<std::optional<stage0::LockedPod>> prepare_from_args(
+    const GlobalOptions& g, CLI::App& sub, const std::vector<std::string>& args, stage0::RunOptions* run_options)
+{
+    auto parsed = TRY(parse_run_args(args));
+    if (parsed.help) {
+        std::fputs(sub.help().c_str(), stdout);
+        return std::optional<stage0::LockedPod> {};
+    }
+    auto& spec = parsed.spec;
+    GlobalOptions local = g;
+    TRY(apply_globals(local, parsed.globals));
+    stage0::PrepareContext ctx { local.dir, local.system_config, local.insecure };
+    auto pod = TRY(stage0::prepare_pod(ctx, spec));
+    if (spec.uuid_file_save) {
+        if (auto r = write_file(*spec.uuid_file_save, pod.uuid() + "\n"); !r) {
+            (void)pod.destroy();
+            return r.release_error().wrap("--uuid-file-save");
+        }
+    }
+    if (run_options) {
+        run_options->interactive = spec.interactive;
+        run_options->inherit_env = spec.inherit_env;
+        run_options->hostname = spec.hostname.value_or("");
+        run_options->debug = local.debug;
+    }
+    return std::optional<stage0::LockedPod>(std::move(pod));
+}
+
+} // namespace capsule::cmd

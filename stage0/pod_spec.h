@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// What the user asked for in `run`/`prepare`, before any image is fetched: pod-level choices
+// and one AppSpec per image. The command line fills it (cmd/capsule/app_args.h); stage0
+// turns it into a pod.
+
+#include "lib/appc/pod_manifest.h"
+#include "stage0/stage1_image.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace capsule::stage0 {
+
+struct AppSpec {
+    std::string image;                        ///< a reference for fetch_image
+    std::optional<std::string> exec;          ///< --exec: replaces the image's exec
+    std::vector<std::string> args;            ///< after `--`: appended to exec
+    std::optional<std::string> user;          ///< --user
+    std::optional<std::string> group;         ///< --group
+    std::optional<std::string> working_dir;   ///< --working-dir
+    std::vector<appc::PodMount> mounts;       ///< --mount=volume=NAME,target=PATH
+    std::vector<appc::NameValue> environment; ///< --environment=K=V
+    std::optional<std::string> name;          ///< --name
+};
+
+struct PodSpec {
+    Stage1Selection stage1;
+    bool interactive { false };
+    bool inherit_env { false };
+    bool no_overlay { false };
+    std::vector<appc::NameValue> set_env;   ///< --set-env, in order
+    std::vector<std::string> set_env_files; ///< --set-env-file, applied before --set-env
+    std::vector<appc::Volume> volumes;      ///< --volume
+    std::optional<std::string> hostname;
+    std::optional<std::string> uuid_file_save;
+    std::optional<std::string> insecure_options; ///< --insecure-options given after the command
+    std::vector<AppSpec> apps;
+};
+
+/// An app image as resolved from the store.
+struct ResolvedImage {
+    std::string id;
+    std::string name;
+    std::vector<appc::NameValue> labels;
+    appc::ImageManifest manifest;
+};
+
+/// Build the pod manifest (pure; unit-tested): app names (from --name or the image name),
+/// exec/user/group/working dir overrides, environment (image < --set-env-file/--set-env <
+/// --environment), mounts (explicit --mount, then pod volumes named like an image mount point).
+/// `set_env` is the merged pod-level environment.
+Result<appc::PodManifest> build_pod_manifest(
+    const PodSpec&, const std::vector<ResolvedImage>&, const std::vector<appc::NameValue>& set_env);
+
+/// An app name derived from an image name: its last path component, made an AC name.
+std::string app_name_from_image(std::string_view image_name);
+
+/// Read `K=V` lines (blank lines and `#` comments skipped) of an env file.
+Result<std::vector<appc::NameValue>> parse_env_file(std::string_view text, const std::string& path);
+
+/// `K=V` → NameValue; K must be a valid environment name.
+Result<appc::NameValue> parse_env_assignment(std::string_view);
+
+} // namespace capsule::stage0

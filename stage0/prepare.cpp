@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "stage0/prepare.h"
+
+#include "fetch/fetch.h"
+#include "lib/fs.h"
+#include "stage1/common/interface.h"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace capsule::stage0 {
+
+namespace iface = capsule::stage1_interface;
+
+namespace {
+
+constexpr std::string_view run_options_file = "run-options";
+
+struct Fetched {
+    Stage1Image stage1;
+    std::vector<ResolvedImage> images;
+    std::vector<std::string> trees;    ///< tree path per app
+    std::vector<std::string> to_touch; ///< images whose last use is not recent
+};
+
+/// `last used` is for `image gc`, which thinks in hours: skip the index write (and its
+/// fsync) when the image was used within the last minute.
+constexpr int64_t touch_resolution_seconds = 60;
+
+Result<Fetched> fetch_images(store::Store& store, const PrepareContext& ctx, const PodSpec& spec)
+{
+    InsecureOptions insecure = ctx.insecure;
+    if (spec.insecure_options) {
+        auto extra = TRY(InsecureOptions::parse(*spec.insecure_options));
+        for (uint32_t bit = 1; bit != 0; bit <<= 1)
+            if (extra.bits() & bit)
+                insecure.add(static_cast<Insecure>(bit));
+    }
+    Fetched f;
+    f.stage1 = TRY(resolve_stage1(store, spec.stage1, ctx.system_config, insecure));
+    if (f.stage1.manifest.annotation(iface::annotation_flavour).value_or("") == "fly" && spec.apps.size() != 1)
+        return Error::msg("the fly stage1 runs exactly one app per pod, " + std::to_string(spec.apps.size())
+            + " were given (--- separates apps)");
+    fetch::FetchOptions opts;
+    opts.insecure = insecure;
+    for (auto& app : spec.apps) {
+        auto info = TRY_CTX(fetch::fetch_image(store, app.image, opts), "image '" + app.image + "'");
+        auto manifest = TRY_CTX(store.manifest(info.id), "image " + info.id);
+        f.trees.push_back(store.tree_path(info.id));
+        if (std::time(nullptr) - info.last_used >= touch_resolution_seconds)
+            f.to_touch.push_back(info.id);
+        f.images.push_back({ info.id, info.name, info.labels, std::move(manifest) });
+    }
+    return f;
+}
+
+Result<std::vector<appc::NameValue>> pod_environment(const PodSpec& spec)
+{
+    std::vector<appc::NameValue> env;
+    for (auto& file : spec.set_env_files) {
+        auto text = TRY_CTX(read_file(file), "--set-env-file");
+        auto vars = TRY_CTX(parse_env_file(text, file), "--set-env-file");
+        env.insert(env.end(), vars.begin(), vars.end());
+    }
+    env.insert(env.end(), spec.set_env.begin(), spec.set_env.end());
+    return env;
+}
+
+Status check_volumes(const appc::PodManifest& m)
+{
+    for (auto& v : m.volumes) {
+        struct stat st;
+        if (v.kind == "host" && ::stat(v.source.c_str(), &st) < 0)
+            return Error::from_errno("volume '" + v.name + "': source '" + v.source + "'");
+    }
+    return {};
+}
+
+Status write_empty_volume(const std::string& pod, const appc::Volume& v)
+{
+    auto path = pod + "/" + std::string(iface::volumes) + "/" + v.name;
+    TRY(mkdir_p(path, 0755));
+    mode_t mode = v.mode ? static_cast<mode_t>(std::stoul(*v.mode, nullptr, 8)) : 0755;
+    if (::chmod(path.c_str(), mode) < 0)
+        return Error::from_errno("chmod '" + path + "'");
+    if ((v.uid || v.gid) && ::chown(path.c_str(), v.uid.value_or(0), v.gid.value_or(0)) < 0)
+        return Error::from_errno("chown '" + path + "'");
+    return {};
+}
+
+Status write_app(const std::string& pod, const appc::RuntimeApp& app, const std::string& tree, bool no_overlay)
+{
+    auto info = pod + "/" + std::string(iface::appsinfo) + "/" + app.name;
+    auto rootfs = pod + "/" + std::string(iface::stage2_root) + "/" + app.name + "/rootfs";
+    TRY(mkdir_p(info, 0700));
+    TRY(write_file(info + "/" + std::string(iface::app_image), app.image.id));
+    if (no_overlay) {
+        TRY(mkdir_p(path_dirname(rootfs), 0755));
+        return copy_tree(tree + "/rootfs", rootfs);
+    }
+    TRY(mkdir_p(rootfs, 0755));
+    TRY(mkdir_p(info + "/" + std::string(iface::app_upper), 0755));
+    TRY(mkdir_p(info + "/" + std::string(iface::app_work), 0700));
+    return write_file(info + "/" + std::string(iface::app_lower), tree + "/rootfs");
+}
+
+Status write_pod(const LockedPod& pod, const PodSpec& spec, const Fetched& f, const appc::PodManifest& m)
+{
+    const auto& p = pod.path();
+    TRY(mkdir_p(p + "/stage1", 0755));
+    TRY(write_file(path_join(p, iface::stage1_id), f.stage1.info.id));
+    TRY(write_file(path_join(p, iface::stage1_tree), f.stage1.tree));
+    for (size_t i = 0; i < m.apps.size(); i++)
+        TRY(write_app(p, m.apps[i], f.trees[i], spec.no_overlay));
+    for (auto& v : m.volumes)
+        if (v.kind == "empty")
+            TRY(write_empty_volume(p, v));
+    nlohmann::json opts = { { "interactive", spec.interactive }, { "inheritEnv", spec.inherit_env },
+        { "hostname", spec.hostname.value_or("") } };
+    TRY(write_file(path_join(p, run_options_file), opts.dump()));
+    // Written last: its mtime is the pod's creation time, and its presence means "complete".
+    return write_file(path_join(p, iface::pod_manifest), appc::to_json(m).dump(2) + "\n", 0644);
+}
+
+} // namespace
+
+Result<LockedPod> prepare_pod(const PrepareContext& ctx, const PodSpec& spec)
+{
+    if (spec.apps.empty())
+        return Error::msg("no image given");
+    // The store stays open (its shared lock held) until the pod references its images, so
+    // `image rm` cannot remove them in between.
+    auto store = TRY(store::Store::open(ctx.dir));
+    auto fetched = TRY(fetch_images(*store, ctx, spec));
+    auto env = TRY(pod_environment(spec));
+    auto manifest = TRY(build_pod_manifest(spec, fetched.images, env));
+    TRY(check_volumes(manifest));
+
+    auto pod = TRY(LockedPod::create_embryo(ctx.dir));
+    auto fail = [&pod](Error e) -> Error {
+        (void)pod.destroy();
+        return e;
+    };
+    if (auto r = pod.move_to(PodDir::Prepare); !r)
+        return fail(r.release_error());
+    if (auto r = write_pod(pod, spec, fetched, manifest); !r)
+        return fail(r.release_error().wrap("prepare pod " + pod.uuid()));
+    for (auto& id : fetched.to_touch)
+        (void)store->touch(id);
+    if (auto r = pod.move_to(PodDir::Prepared); !r)
+        return fail(r.release_error());
+    return pod;
+}
+
+RunOptions read_run_options(const std::string& pod_path)
+{
+    RunOptions o;
+    auto text = read_file(path_join(pod_path, run_options_file));
+    if (!text)
+        return o;
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_object())
+        return o;
+    o.interactive = j.value("interactive", false);
+    o.inherit_env = j.value("inheritEnv", false);
+    o.hostname = j.value("hostname", std::string());
+    return o;
+}
+
+} // namespace capsule::stage0

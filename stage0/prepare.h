@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// `prepare`: fetch the stage1 and app images, write the pod directory (pod manifest, stage1
+// and per-app info, overlay dirs or copied rootfs) and leave the pod `prepared`. On any
+// failure nothing is left: the half-made pod is moved to garbage and deleted.
+
+#include "lib/insecure.h"
+#include "stage0/pod_spec.h"
+#include "stage0/pod_state.h"
+
+#include <string>
+
+namespace capsule::stage0 {
+
+struct PrepareContext {
+    std::string dir;           ///< --dir
+    std::string system_config; ///< --system-config (stage1 images)
+    InsecureOptions insecure;  ///< global --insecure-options
+};
+
+/// Pod-level run choices made at prepare time and used by run-prepared (stage0's own file
+/// `<poddir>/run-options`, JSON; not part of the stage1 interface).
+struct RunOptions {
+    bool interactive { false };
+    bool inherit_env { false };
+    std::string hostname;
+    bool debug { false };
+};
+
+/// Prepare a pod; it is returned still locked, in `prepared`.
+Result<LockedPod> prepare_pod(const PrepareContext&, const PodSpec&);
+
+/// Read `<poddir>/run-options` (missing file: defaults).
+RunOptions read_run_options(const std::string& pod_path);
+
+} // namespace capsule::stage0

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Starting an app and waiting for it. The stage1 process forks once: the child enters the
+// app's root and credentials and execs; a failure before exec comes back as data ({errno,
+// message} over a close-on-exec pipe). The parent stays as a small waiter that forwards
+// termination signals to the app and reports its exit status.
+
+#include "lib/result.h"
+#include "stage1/common/user.h"
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace capsule::stage1 {
+
+struct AppLaunch {
+    int rootfd { -1 };             ///< the app rootfs (chroot target)
+    std::vector<std::string> argv; ///< argv[0] absolute, or searched in the app's PATH
+    std::vector<std::string> env;
+    std::string working_dir { "/" };
+    Credentials creds;
+    bool interactive { false }; ///< keep stdin; otherwise stdin is /dev/null
+};
+
+/// The signals forwarded to the app when sent to the waiter by a process (kill(2), stop).
+/// Terminal-generated ones already reach the app, which shares the foreground process group.
+inline constexpr int forwarded_signals[] = { 1, 2, 3, 10, 12, 15 }; // HUP INT QUIT USR1 USR2 TERM
+
+/// Block forwarded signals and SIGCHLD in the caller (the waiter), fork, and exec the app.
+/// Returns once the exec succeeded, with the app's pid.
+Result<pid_t> start_app(const AppLaunch&);
+
+/// Wait for the app, forwarding signals; returns its exit status (128+N if killed by signal N).
+int wait_app(pid_t);
+
+} // namespace capsule::stage1

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "stage1/common/app_root.h"
+
+#include "lib/fs.h"
+#include "stage1/common/diag.h"
+#include "stage1/common/interface.h"
+#include "stage1/common/mounts.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+namespace capsule::stage1 {
+
+namespace iface = capsule::stage1_interface;
+
+std::string volume_source(const Pod& pod, const appc::Volume& v)
+{
+    if (v.kind == "host")
+        return v.source;
+    return pod.dir + "/" + std::string(iface::volumes) + "/" + v.name;
+}
+
+namespace {
+
+Status mount_rootfs(const Pod& pod, const appc::RuntimeApp& app)
+{
+    auto lower_file = pod.app_info(app.name, iface::app_lower);
+    if (!path_exists(lower_file))
+        return {}; // --no-overlay: stage0 copied the tree in place
+    auto lower = TRY(read_file(lower_file));
+    auto rootfs = pod.app_rootfs(app.name);
+    diag_debug("mounting overlay of %s on %s", lower.c_str(), rootfs.c_str());
+    return mount_overlay(
+        lower, pod.app_info(app.name, iface::app_upper), pod.app_info(app.name, iface::app_work), rootfs);
+}
+
+Status mount_host_dirs(int rootfd)
+{
+    for (const char* dir : { "/proc", "/sys", "/dev" }) {
+        auto target = TRY(ensure_in_root(rootfd, dir, TargetKind::Directory));
+        TRY(bind_mount(dir, target.get(), dir, BindFlags::Recursive));
+    }
+    return {};
+}
+
+bool mount_point_read_only(const appc::RuntimeApp& app, const std::string& volume)
+{
+    if (!app.app)
+        return false;
+    for (auto& mp : app.app->mount_points)
+        if (mp.name == volume && mp.read_only)
+            return true;
+    return false;
+}
+
+Status mount_volumes(const Pod& pod, const appc::RuntimeApp& app, int rootfd)
+{
+    for (auto& m : app.mounts) {
+        auto* vol = pod.manifest.find_volume(m.volume);
+        if (!vol)
+            return Error::msg("mount of undefined volume '" + m.volume + "'");
+        auto source = volume_source(pod, *vol);
+        struct stat st;
+        if (::stat(source.c_str(), &st) < 0)
+            return Error::from_errno("volume '" + vol->name + "': source '" + source + "'");
+        auto kind = S_ISDIR(st.st_mode) ? TargetKind::Directory : TargetKind::File;
+        auto target = TRY_CTX(ensure_in_root(rootfd, m.path, kind), "volume '" + vol->name + "'");
+        auto flags = BindFlags::Recursive;
+        if (vol->read_only || mount_point_read_only(app, m.volume))
+            flags = flags | BindFlags::ReadOnly;
+        diag_debug("binding volume %s (%s) on %s", vol->name.c_str(), source.c_str(), m.path.c_str());
+        TRY_CTX(bind_mount(source, target.get(), m.path, flags), "volume '" + vol->name + "'");
+    }
+    return {};
+}
+
+} // namespace
+
+Result<UniqueFd> setup_app_root(const Pod& pod, const appc::RuntimeApp& app)
+{
+    TRY(mount_rootfs(pod, app));
+    auto rootfs = pod.app_rootfs(app.name);
+    auto rootfd = TRY(open_fd(rootfs, O_PATH | O_DIRECTORY));
+    TRY(mount_host_dirs(rootfd.get()));
+    TRY(mount_volumes(pod, app, rootfd.get()));
+    return rootfd;
+}
+
+} // namespace capsule::stage1

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Building an app's root inside the stage1's private mount namespace: the rootfs (overlay over
+// the store's tree, or stage0's copy with --no-overlay), the host's /proc, /sys and /dev, and
+// the pod volumes the app mounts (read-only when the volume or the image's mount point says so).
+
+#include "lib/fd.h"
+#include "stage1/common/pod.h"
+
+namespace capsule::stage1 {
+
+/// Mount everything; returns an fd of the app root (for chroot). Call in a private mount ns.
+Result<UniqueFd> setup_app_root(const Pod&, const appc::RuntimeApp&);
+
+/// The host source of a pod volume.
+std::string volume_source(const Pod&, const appc::Volume&);
+
+} // namespace capsule::stage1

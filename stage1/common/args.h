@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The entrypoint command lines of stage1 interface version 1:
+//   run   [--debug] [--interactive] [--inherit-env] [--hostname=NAME] [--net=host] UUID
+//   enter [--debug] [--app=NAME] UUID [--] [CMD ARGS...]
+//   stop  [--debug] [--force] UUID
+//   gc    [--debug] UUID
+// Unknown flags are errors, so a stage0 and stage1 that disagree fail loudly.
+
+#include "lib/result.h"
+
+#include <string>
+#include <vector>
+
+namespace capsule::stage1 {
+
+enum class Entrypoint { Run, Enter, Stop, Gc };
+
+struct Stage1Args {
+    Entrypoint entry { Entrypoint::Run };
+    bool debug { false };
+    bool interactive { false };
+    bool inherit_env { false };
+    bool force { false };
+    std::string hostname;
+    std::string net;
+    std::string app;
+    std::string uuid;
+    std::vector<std::string> command; ///< enter: the command to run
+};
+
+/// Which entrypoint argv[0] (or, for the multi-call binary, argv[1]) names; the index of the
+/// first argument after it.
+Result<std::pair<Entrypoint, int>> pick_entrypoint(const std::vector<std::string>& argv);
+
+/// Parse the arguments after the entrypoint name.
+Result<Stage1Args> parse_stage1_args(Entrypoint, const std::vector<std::string>& args);
+
+} // namespace capsule::stage1

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// An app's credentials: appc `user`/`group` are numeric IDs or names looked up in the app
+// rootfs's /etc/passwd and /etc/group (never the host's), read confined to the rootfs.
+
+#include "lib/appc/types.h"
+#include "lib/result.h"
+
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace capsule::stage1 {
+
+struct Credentials {
+    uid_t uid { 0 };
+    gid_t gid { 0 };
+    std::vector<gid_t> groups; ///< supplementary groups
+    std::string home;          ///< from /etc/passwd, "" if unknown
+};
+
+/// Resolve from the text of /etc/passwd and /etc/group (either may be empty). Pure.
+Result<Credentials> resolve_credentials(const appc::App&, std::string_view passwd, std::string_view group);
+
+/// Read `path` inside the root `rootfd` (confined); a missing file is an empty string.
+Result<std::string> read_in_root(int rootfd, const std::string& path);
+
+} // namespace capsule::stage1
