@@ -83,6 +83,8 @@ struct Tee {
         }
         sha.update(*out, static_cast<size_t>(n));
         total += static_cast<uint64_t>(n);
+        if (blob_fd < 0)
+            return n; // reading the blob itself (plain tar, copied in the kernel)
         const char* p = static_cast<const char*>(*out);
         for (size_t left = static_cast<size_t>(n); left > 0;) {
             ssize_t w = ::write(blob_fd, p, left);
@@ -119,6 +121,37 @@ Result<ArchivePtr> open_decompressor(int fd, Compression c)
     if (archive_read_next_header(a.get(), &e) != ARCHIVE_OK)
         return Error::msg(std::string(compression_name(c)) + " data is corrupt: " + archive_error_string(a.get()));
     return a;
+}
+
+/// Kernel-side copy (copy_file_range: no trip through user space, a reflink where the
+/// filesystem can); falls back to read/write.
+Status copy_into(int in, int out)
+{
+    for (;;) {
+        ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
+        if (n > 0)
+            continue;
+        if (n == 0)
+            return {};
+        if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+            return Error::from_errno("copy to blob");
+        std::vector<char> buf(block_size);
+        for (;;) {
+            ssize_t r = ::read(in, buf.data(), buf.size());
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
+                return Error::from_errno("read");
+            if (r == 0)
+                return {};
+            for (ssize_t off = 0; off < r;) {
+                ssize_t w = ::write(out, buf.data() + off, static_cast<size_t>(r - off));
+                if (w < 0 && errno != EINTR)
+                    return Error::from_errno("write blob");
+                off += std::max<ssize_t>(w, 0);
+            }
+        }
+    }
 }
 
 Status check_source(int fd, struct stat& st)
@@ -168,10 +201,17 @@ Result<ImageInfo> Store::import_aci(int fd, const std::string& origin, const str
 
     Tee tee { fd, nullptr, compression, TRY(Sha512::create()), blob.get() };
     ArchivePtr decompressor;
+    UniqueFd blob_reader;
     if (compression != Compression::None) {
         decompressor = TRY(open_decompressor(fd, compression));
         tee.decompressor = decompressor.get();
     } else {
+        // A plain tar is copied by the kernel first, then hashed and unpacked from the
+        // copy: what is hashed is exactly what is stored, even if the source changes.
+        TRY(copy_into(fd, blob.get()));
+        blob_reader = TRY(open_fd(blob_tmp, O_RDONLY));
+        tee.in_fd = blob_reader.get();
+        tee.blob_fd = -1;
         tee.buffer.resize(block_size);
     }
     ArchivePtr tar(archive_read_new());
