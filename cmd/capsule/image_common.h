@@ -18,10 +18,8 @@ inline CLI::App* image_command(CommandContext& ctx)
     return ctx.parent.get_subcommand("image");
 }
 
-/// The images pods still use, for `image rm` and `image gc` to leave alone. Evaluated by
-/// the store under its exclusive lock. Pods record their images in their directories under
-/// `$dir/pods`; stage0 reads them (stage0::images_in_use) — this is the one place that
-/// wires it in.
+/// The images pods under `$dir/pods` still use (stage0::images_in_use), for `image rm` and
+/// `image gc` to leave alone; evaluated by the store under its exclusive lock.
 store::InUseFn images_in_use_by_pods(const std::string& dir);
 
 } // namespace capsule::cmd

@@ -2,6 +2,7 @@
 // capsule image rm ID|NAME... and capsule image gc [--grace-period=24h].
 #include "cmd/capsule/image_common.h"
 #include "lib/units.h"
+#include "stage0/pod_info.h"
 
 #include <cstdio>
 #include <spdlog/spdlog.h>
@@ -10,9 +11,9 @@ namespace capsule::cmd {
 
 store::InUseFn images_in_use_by_pods(const std::string& dir)
 {
-    // Pods do not record the images they use yet, so nothing is held back; when stage0
-    // provides images_in_use(dir), it is called here, under the store's exclusive lock.
-    return [dir]() -> Result<std::set<std::string>> { return std::set<std::string> {}; };
+    // Called by the store under its exclusive lock, so no pod can start using an image
+    // between the check and the removal.
+    return [dir]() { return stage0::images_in_use(dir); };
 }
 
 namespace {

@@ -94,6 +94,17 @@ PY
     done
 }
 
+@test "image rm and gc keep images a pod uses" {
+    require_root
+    uuid=$(cap --insecure-options=image prepare --stage1=fly "$A")
+    fails "image rm: image $A: in use by a pod; remove the pod first" image rm "$A"
+    run cap image gc --grace-period=0s
+    assert_status 0
+    [ "$(sqlite3 "$DIR/store/index.db" "SELECT count(*) FROM images WHERE id='$A'")" = 1 ]
+    [ "$(sqlite3 "$DIR/store/index.db" "SELECT count(*) FROM images WHERE id='$B'")" = 0 ]
+    cap rm "$uuid" >/dev/null
+}
+
 @test "image cat-manifest" {
     run --separate-stderr cap image cat-manifest example.com/a
     assert_status 0
