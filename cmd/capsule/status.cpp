@@ -64,9 +64,13 @@ void setup(CommandContext& ctx)
     auto opts = std::make_shared<StatusOptions>();
     auto* sub = add_subcommand(ctx, "status", "Show a pod's state, pid, timestamps and exit statuses");
     sub->add_option("UUID", opts->uuid, "Pod UUID (a unique prefix is enough)")->required();
-    sub->add_flag("--wait{forever}", opts->wait, "Wait for the pod to exit (--wait=DURATION: at most that long)");
+    auto* wait = sub->add_option("--wait", opts->wait, "Wait for the pod to exit (--wait=DURATION: at most that long)")
+                     ->expected(0, 1)
+                     ->type_name("[=DURATION]");
     sub->add_option("--format", opts->format, "text or json")->check(CLI::IsMember({ "text", "json" }));
-    sub->callback([opts, &g = ctx.globals, set = ctx.set_action] {
+    sub->callback([opts, wait, &g = ctx.globals, set = ctx.set_action] {
+        if (wait->count() > 0 && opts->wait.empty())
+            opts->wait = "forever";
         set([opts, &g]() -> Result<int> { return show_status(g, *opts); });
     });
 }

@@ -227,6 +227,33 @@ only_pod() {
     assert_clean
 }
 
+@test "run: --stage1-hash and --stage1-path pick the stage1 image" {
+    cap run "$IMG" --exec=/bin/true
+    s1=$(cat "$DIR/pods/run/$(only_pod)/stage1/id")
+    run cap run --stage1-hash="${s1:0:20}" "$IMG" --exec=/bin/true
+    assert_status 0
+    run cap run --insecure-options=image --stage1-path="$(dirname "$CAPSULE")/stage1-fly.aci" "$IMG" --exec=/bin/true
+    assert_status 0
+    run cap run --stage1-hash=sha512-0000 "$IMG"
+    assert_status 254
+    assert_one_line
+    assert_output_contains "stage1 'sha512-0000'"
+    assert_clean
+}
+
+@test "run errors: a stage1 speaking another interface version" {
+    mkdir -p "$TMP/s1"
+    tar -C "$TMP/s1" -xf "$(dirname "$CAPSULE")/stage1-fly.aci"
+    sed -i 's|"capsule/stage1/interface-version", "value": "1"|"capsule/stage1/interface-version", "value": "2"|' "$TMP/s1/manifest"
+    grep -q '"value": "2"' "$TMP/s1/manifest"
+    tar -C "$TMP/s1" -cf "$TMP/s1.aci" manifest rootfs
+    run cap run --insecure-options=image --stage1-path="$TMP/s1.aci" "$IMG"
+    assert_status 254
+    assert_one_line
+    assert_output_contains "stage1 interface version 2 is not supported (this capsule speaks 1)"
+    assert_clean
+}
+
 @test "run --help lists pod and app flags" {
     run cap run --help
     assert_status 0
