@@ -12,6 +12,7 @@ CMAKE_FLAGS ?=
 DEPS := cmake g++ make pkg-config clang-format \
 	libcli11-dev libsystemd-dev libarchive-dev libssl-dev libspdlog-dev doctest-dev \
 	nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libseccomp-dev libcap-dev \
+	libacl1-dev libzstd-dev liblz4-dev liblzma-dev libbz2-dev zlib1g-dev nettle-dev libxml2-dev \
 	busybox-static bats parallel util-linux coreutils tar gzip bzip2 xz-utils zstd \
 	runc hyperfine python3 time procps psmisc man-db groff-base zsh fish
 
