@@ -42,11 +42,10 @@ echo "== capsule bench ($(nproc) cores, $(uname -r)) =="
 make_aci "$work/busybox.aci" bench.local/busybox
 id=$("$capsule" --dir="$work/dir" --insecure-options=image fetch "$work/busybox.aci")
 "$capsule" --dir="$work/dir" run --stage1=fly "$id" --exec=/bin/true # warm the stage1 into the store
-rootfs=$work/rootfs
-cp -a "$(busybox_rootfs_cached)" "$rootfs"
 bundle=$work/bundle
+rootfs=$bundle/rootfs
 mkdir -p "$bundle"
-ln -s "$rootfs" "$bundle/rootfs"
+cp -a "$(busybox_rootfs_cached)" "$rootfs"
 (cd "$bundle" && runc spec)
 python3 - "$bundle/config.json" <<'PY'
 import json, sys
@@ -57,10 +56,11 @@ c["process"]["args"] = ["/bin/true"]
 c["root"] = {"path": "rootfs", "readonly": True}
 json.dump(c, open(p, "w"))
 PY
-hyperfine --shell=bash --warmup 3 --runs "$RUNS" --style none --export-json "$work/run.json" \
+# runc run deletes its container when it exits, so one container name serves every run.
+hyperfine -N --warmup 5 --runs "$RUNS" --style none --export-json "$work/run.json" \
     -n floor "unshare -m chroot $rootfs /bin/true" \
     -n capsule "$capsule --dir=$work/dir run --stage1=fly $id --exec=/bin/true" \
-    -n runc "runc run --bundle $bundle bench-\$RANDOM\$RANDOM" >/dev/null
+    -n runc "runc run --bundle $bundle capsule-bench-$$" >/dev/null
 floor=$(median_of "$work/run.json" 0)
 cap=$(median_of "$work/run.json" 1)
 runc=$(median_of "$work/run.json" 2)
@@ -101,7 +101,7 @@ echo "fetch: capsule/(sha512sum + tar -x) time = $(ratio "$cf" "$rf")x"
 ldir=$work/list
 python3 "$here/make_many_acis.py" "$work/many" "$LIST_IMAGES"
 "$capsule" --dir="$ldir" --insecure-options=image fetch "$work"/many/*.aci >/dev/null
-hyperfine --shell=none --warmup 3 --runs "$RUNS" --style none --export-json "$work/list.json" \
+hyperfine -N --warmup 3 --runs "$RUNS" --style none --export-json "$work/list.json" \
     -n list "$capsule --dir=$ldir image list" \
     -n floor "$capsule version" >/dev/null
 lt=$(median_of "$work/list.json" 0)

@@ -7,6 +7,8 @@ namespace capsule {
 
 void setup_logging(Verbosity v)
 {
+    // Commands that re-read global flags after the image (run, prepare) configure again.
+    spdlog::drop("capsule");
     auto logger = spdlog::stderr_logger_st("capsule");
     logger->set_pattern(v == Verbosity::Debug ? "capsule[%P] %H:%M:%S.%e %^%l%$: %v" : "capsule: %v");
     switch (v) {

@@ -28,7 +28,7 @@ void setup(CommandContext& ctx)
     });
 }
 
-const CommandRegistration registration(46, setup);
+const CommandRegistration registration("cat-manifest", 46, setup);
 
 } // namespace
 

@@ -45,8 +45,9 @@ struct CommandContext {
 using SetupFn = void (*)(CommandContext&);
 
 struct CommandRegistration {
+    /// `command` is the top-level word the setup adds (several files may add to one);
     /// `order` sorts commands in --help (lower first).
-    CommandRegistration(int order, SetupFn);
+    CommandRegistration(std::string_view command, int order, SetupFn);
 };
 
 /// Helper for setup functions: new subcommand whose global flags may also follow it.

@@ -34,7 +34,7 @@ void setup(CommandContext& ctx)
     });
 }
 
-const CommandRegistration registration(91, setup);
+const CommandRegistration registration("config", 91, setup);
 
 } // namespace
 

@@ -67,7 +67,7 @@ void setup(CommandContext& ctx)
     sub->callback([&g = ctx.globals, set = ctx.set_action, o] { set([&g, o] { return run(g, *o); }); });
 }
 
-const CommandRegistration registration(35, setup);
+const CommandRegistration registration("df", 35, setup);
 
 } // namespace
 

@@ -53,7 +53,7 @@ void setup(CommandContext& ctx)
     });
 }
 
-const CommandRegistration registration(42, setup);
+const CommandRegistration registration("enter", 42, setup);
 
 } // namespace
 

@@ -62,7 +62,7 @@ void setup(CommandContext& ctx)
     sub->callback([&g = ctx.globals, set = ctx.set_action, o] { set([&g, o] { return run(g, *o); }); });
 }
 
-const CommandRegistration registration(20, setup);
+const CommandRegistration registration("fetch", 20, setup);
 
 } // namespace
 

@@ -49,7 +49,7 @@ void setup(CommandContext& ctx)
     });
 }
 
-const CommandRegistration registration(45, setup);
+const CommandRegistration registration("gc", 45, setup);
 
 } // namespace
 

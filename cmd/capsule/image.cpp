@@ -138,7 +138,7 @@ void setup(CommandContext& ctx)
     sub->callback([&g = ctx.globals, set = ctx.set_action, o] { set([&g, o] { return list(g, *o); }); });
 }
 
-const CommandRegistration registration(30, setup);
+const CommandRegistration registration("image", 30, setup);
 
 } // namespace
 

@@ -81,7 +81,7 @@ void setup(CommandContext& ctx)
     gc_cmd->callback([&g = ctx.globals, set = ctx.set_action, go] { set([&g, go] { return gc(g, *go); }); });
 }
 
-const CommandRegistration registration(31, setup);
+const CommandRegistration registration("image", 31, setup);
 
 } // namespace
 

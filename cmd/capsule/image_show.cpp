@@ -66,7 +66,7 @@ void setup(CommandContext& ctx)
         "Directory to create (must not exist, or be empty)");
 }
 
-const CommandRegistration registration(32, setup);
+const CommandRegistration registration("image", 32, setup);
 
 } // namespace
 

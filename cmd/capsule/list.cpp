@@ -71,7 +71,7 @@ void setup(CommandContext& ctx)
     });
 }
 
-const CommandRegistration registration(40, setup);
+const CommandRegistration registration("list", 40, setup);
 
 } // namespace
 

@@ -21,7 +21,7 @@ void setup(CommandContext& ctx)
     });
 }
 
-const CommandRegistration registration(11, setup);
+const CommandRegistration registration("prepare", 11, setup);
 
 } // namespace
 

@@ -32,7 +32,7 @@ void setup(CommandContext& ctx)
     });
 }
 
-const CommandRegistration registration(44, setup);
+const CommandRegistration registration("rm", 44, setup);
 
 } // namespace
 

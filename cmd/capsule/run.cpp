@@ -24,7 +24,7 @@ void setup(CommandContext& ctx)
     });
 }
 
-const CommandRegistration registration(10, setup);
+const CommandRegistration registration("run", 10, setup);
 
 } // namespace
 

@@ -29,7 +29,7 @@ void setup(CommandContext& ctx)
     });
 }
 
-const CommandRegistration registration(12, setup);
+const CommandRegistration registration("run-prepared", 12, setup);
 
 } // namespace
 

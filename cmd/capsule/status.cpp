@@ -75,7 +75,7 @@ void setup(CommandContext& ctx)
     });
 }
 
-const CommandRegistration registration(41, setup);
+const CommandRegistration registration("status", 41, setup);
 
 } // namespace
 

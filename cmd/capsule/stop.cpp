@@ -39,7 +39,7 @@ void setup(CommandContext& ctx)
     });
 }
 
-const CommandRegistration registration(43, setup);
+const CommandRegistration registration("stop", 43, setup);
 
 } // namespace
 

@@ -50,7 +50,7 @@ void setup(CommandContext& ctx)
     });
 }
 
-const CommandRegistration registration(90, setup);
+const CommandRegistration registration("version", 90, setup);
 
 } // namespace
 

@@ -260,3 +260,14 @@ only_pod() {
     assert_output_contains "Pod flags (before the first image)"
     assert_output_contains "--mount=VALUE"
 }
+
+@test "run: --debug before or after the command shows stage0 and stage1 detail" {
+    run cap --debug run "$IMG" --exec=/bin/true
+    assert_status 0
+    assert_output_contains "debug:"
+    assert_output_contains "exited with status 0"
+    run cap run --debug "$IMG" --exec=/bin/sh -- -c 'exit 7'
+    assert_status 7
+    assert_output_contains "exited with status 7"
+    assert_clean
+}
