@@ -16,7 +16,7 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 run() { step "$*"; "$@"; }
 
 make_aci "$work/busybox.aci" example.com/busybox \
-    '["/bin/sh", "-c", "echo \"hello from $AC_APP_NAME in a capsule pod: $(uname -s) $(busybox | head -1 | cut -d\" \" -f1-2)\"; echo \"args: $*\""]' \
+    '["/bin/sh", "-c", "echo \"hello from $AC_APP_NAME in a capsule pod: $(uname -s) $(busybox | head -1 | cut -d\" \" -f1-2)\""]' \
     gzip
 d="--dir=$work/dir"
 run "$capsule" "$d" --insecure-options=image fetch "$work/busybox.aci"
