@@ -30,7 +30,7 @@ void setup(CommandContext& ctx)
                 if (!r) {
                     print_error(r.error());
                     rc = exit_capsule_error;
-                } else {
+                } else if (!g.quiet) {
                     std::printf("%s\n", r->c_str());
                 }
             }

@@ -4,21 +4,8 @@
 
 load ../lib/common
 
-setup() {
-    capsule_setup
-    require_root
-    make_aci "$TMP/busybox.aci"
-    IMG=$(cap --insecure-options=image fetch "$TMP/busybox.aci")
-    BG_PID=
-}
-
-teardown() {
-    if [ -n "$BG_PID" ]; then
-        kill "$BG_PID" 2>/dev/null || true
-        wait "$BG_PID" 2>/dev/null || true
-    fi
-    capsule_teardown
-}
+setup() { pod_test_setup; }
+teardown() { pod_test_teardown; }
 
 @test "gc marks exited pods, keeps them for the grace period, then deletes them" {
     cap run "$IMG" --exec=/bin/true

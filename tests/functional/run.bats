@@ -5,16 +5,8 @@
 
 load ../lib/common
 
-setup() {
-    capsule_setup
-    require_root
-    make_aci "$TMP/busybox.aci"
-    IMG=$(cap --insecure-options=image fetch "$TMP/busybox.aci")
-}
-
-teardown() {
-    capsule_teardown
-}
+setup() { pod_test_setup; }
+teardown() { pod_test_teardown; }
 
 # No half-made pods and no mounts after a failure (or after any pod ended).
 assert_clean() {

@@ -96,4 +96,22 @@ assert_one_line() {
     fi
 }
 
+# pod_test_setup: root, a private --dir, and the busybox image fetched as $IMG.
+# Tests that start pods in the background set BG_PID; pod_test_teardown stops it.
+pod_test_setup() {
+    capsule_setup
+    require_root
+    make_aci "$TMP/busybox.aci"
+    IMG=$(cap --insecure-options=image fetch "$TMP/busybox.aci")
+    BG_PID=
+}
+
+pod_test_teardown() {
+    if [ -n "${BG_PID:-}" ]; then
+        kill "$BG_PID" 2>/dev/null || true
+        wait "$BG_PID" 2>/dev/null || true
+    fi
+    capsule_teardown
+}
+
 . "$TESTS_LIB/images.bash"
