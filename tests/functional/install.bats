@@ -1,0 +1,36 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# make install: binary, stage1 image, man pages and completions land under DESTDIR/PREFIX,
+# and the installed binary finds its stage1 (bindir/../lib/capsule).
+
+load ../lib/common
+
+ROOT=$(readlink -f "$BATS_TEST_DIRNAME/../..")
+
+setup() {
+    capsule_setup
+    require_root
+}
+
+teardown() {
+    capsule_teardown
+}
+
+@test "make install PREFIX=/usr DESTDIR=… installs a capsule that runs pods" {
+    local build inst
+    build=$(dirname "$CAPSULE")
+    inst=$TMP/inst
+    run make -C "$ROOT" --no-print-directory install BUILD="$build" PREFIX=/usr DESTDIR="$inst"
+    assert_status 0
+    [ -x "$inst/usr/bin/capsule" ]
+    [ -f "$inst/usr/lib/capsule/stage1-fly.aci" ]
+    [ -f "$inst/usr/share/man/man1/capsule-run.1" ]
+    [ -f "$inst/usr/share/bash-completion/completions/capsule" ]
+    [ -f "$inst/usr/share/zsh/vendor-completions/_capsule" ]
+    [ -f "$inst/usr/share/fish/vendor_completions.d/capsule.fish" ]
+    make_aci "$TMP/busybox.aci"
+    "$inst/usr/bin/capsule" --dir="$DIR" --insecure-options=image fetch "$TMP/busybox.aci"
+    run "$inst/usr/bin/capsule" --dir="$DIR" run --stage1=fly example.com/busybox
+    assert_status 0
+    [ "$output" = "hello from busybox" ]
+}
