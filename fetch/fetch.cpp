@@ -16,6 +16,8 @@ constexpr std::string_view transport_prefixes[]
 
 Result<store::ImageInfo> fetch_file(store::Store& store, const std::string& path, const FetchOptions& opts)
 {
+    // Open first: a missing or unreadable file is the error to report, not its signature.
+    auto fd = TRY(open_fd(path, O_RDONLY));
     bool verify = !opts.trusted_builtin && !opts.insecure.has(Insecure::Image);
     if (verify) {
         std::string sig = opts.signature ? *opts.signature : path + ".asc";
@@ -28,7 +30,6 @@ Result<store::ImageInfo> fetch_file(store::Store& store, const std::string& path
                      "--insecure-options=image to fetch it anyway",
             EPERM);
     }
-    auto fd = TRY(open_fd(path, O_RDONLY));
     struct stat st;
     if (::fstat(fd.get(), &st) < 0)
         return Error::from_errno("stat '" + path + "'");

@@ -132,6 +132,8 @@ fails_cleanly() {
 @test "fetch: missing file" {
     fails_cleanly "fetch $TMP/missing.aci: open '$TMP/missing.aci': No such file or directory" \
         --insecure-options=image fetch "$TMP/missing.aci"
+    # Without the flag too: the missing file is the error, not the missing signature.
+    fails_cleanly "fetch $TMP/missing.aci: open '$TMP/missing.aci': No such file or directory" fetch "$TMP/missing.aci"
 }
 
 @test "fetch: a directory" {
