@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # capsule: the entry points. CMake does the building underneath.
 
+SHELL    := /bin/bash
 BUILD    ?= build
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -37,10 +38,12 @@ build: $(BUILD)/CMakeCache.txt
 
 unit: build
 	cmake --build $(BUILD) -j $(JOBS) --target unit-tests
-	$(BUILD)/unit-tests
+	$(BUILD)/unit-tests --no-version | tee $(BUILD)/unit-tests.log; status=$${PIPESTATUS[0]}; \
+	awk -F'|' '/test cases:/ {gsub(/[^0-9]/, "", $$2); gsub(/[^0-9]/, "", $$3); print "unit: " $$2 " passed, " $$3 " failed"}' $(BUILD)/unit-tests.log; \
+	exit $$status
 
 functional: build
-	CAPSULE=$(CURDIR)/$(BUILD)/capsule bats --jobs $(BATS_JOBS) --no-parallelize-within-files tests/functional
+	CAPSULE=$(CURDIR)/$(BUILD)/capsule BATS_JOBS=$(BATS_JOBS) tests/run-functional.sh
 
 check-format:
 	@files=$$(git ls-files '*.cpp' '*.h'); \
