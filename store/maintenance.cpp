@@ -81,6 +81,30 @@ Result<ImageInfo> Store::remove(std::string_view ref, const InUseFn& in_use)
     return result;
 }
 
+Result<uint64_t> Store::remove_tmp_locked()
+{
+    uint64_t n = 0;
+    for (auto& name : list_dir(m_impl->tmp_dir())) {
+        TRY(remove_tree(m_impl->tmp_dir() + "/" + name));
+        n++;
+    }
+    return n;
+}
+
+Result<uint64_t> Store::remove_leftovers()
+{
+    // Imports in flight hold the shared lock and write into tmp/: only an exclusive lock
+    // makes tmp/ leftovers. flock(2) may drop the shared lock when a non-blocking upgrade
+    // fails, so it is taken again either way.
+    if (!m_impl->lock.change(LockMode::Exclusive, LockWait::NonBlock)) {
+        unlock_exclusive();
+        return uint64_t { 0 };
+    }
+    auto n = remove_tmp_locked();
+    unlock_exclusive();
+    return n;
+}
+
 Result<GcReport> Store::gc(const GcOptions& opts)
 {
     TRY(lock_exclusive());
@@ -90,10 +114,7 @@ Result<GcReport> Store::gc(const GcOptions& opts)
         if (opts.in_use)
             used = TRY(opts.in_use());
         // Leftovers first: they are never listed and free space for what follows.
-        for (auto& name : list_dir(m_impl->tmp_dir())) {
-            TRY(remove_tree(m_impl->tmp_dir() + "/" + name));
-            report.tmp_entries++;
-        }
+        report.tmp_entries = TRY(remove_tmp_locked());
         int64_t cutoff = unix_now() - opts.grace_period.count();
         for (auto& info : TRY(m_impl->index.list())) {
             if (std::max(info.import_time, info.last_used) > cutoff)

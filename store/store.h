@@ -114,6 +114,10 @@ public:
     /// Remove images unused for longer than the grace period (unless in use), leftovers in
     /// tmp/, and blobs or trees that no index row lists. Exclusive lock.
     Result<GcReport> gc(const GcOptions&);
+    /// Remove leftovers in tmp/ (interrupted imports and removals) when no other capsule
+    /// process is using the store at this moment; never waits for one (pod gc calls it).
+    /// Returns how many entries were removed.
+    Result<uint64_t> remove_leftovers();
     StoreUsage usage() const;
 
     /// Write the image's ACI (its uncompressed tar) to `dest` (temp file beside it, renamed).
@@ -131,6 +135,7 @@ private:
     Status lock_exclusive();
     void unlock_exclusive();
     Status remove_locked(const ImageInfo&);
+    Result<uint64_t> remove_tmp_locked();
 
     std::unique_ptr<Impl> m_impl;
 };

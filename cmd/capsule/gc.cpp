@@ -3,7 +3,9 @@
 // remains of aborted prepares.
 #include "stage0/gc.h"
 #include "cmd/capsule/command.h"
+#include "lib/fs.h"
 #include "lib/units.h"
+#include "store/store.h"
 
 #include <cstdio>
 
@@ -31,6 +33,13 @@ Result<int> run_gc(const GlobalOptions& g, const GcCmdOptions& o)
             std::printf("Marked pod %s as garbage\n", u.c_str());
         for (auto& u : report.removed)
             std::printf("Removed pod %s\n", u.c_str());
+    }
+    // Interrupted imports are garbage too; `image gc` does the rest of the store.
+    if (!o.mark_only && is_directory(g.dir + "/store")) {
+        auto store = TRY(store::Store::open(g.dir));
+        auto n = TRY(store->remove_leftovers());
+        if (n > 0 && !g.quiet)
+            std::printf("Removed %llu interrupted store writes\n", static_cast<unsigned long long>(n));
     }
     return 0;
 }

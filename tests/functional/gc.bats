@@ -97,3 +97,18 @@ teardown() { pod_test_teardown; }
     assert_one_line
     assert_output_contains "--grace-period"
 }
+
+@test "gc: removes interrupted store writes, without waiting for a busy store" {
+    mkdir -p "$DIR/store/tmp/import-crashed/rootfs"
+    # Another capsule process using the store (shared lock): gc neither waits nor deletes.
+    run timeout 10 flock --shared "$DIR/store/lock" "$CAPSULE" --dir="$DIR" gc
+    assert_status 0
+    [ -d "$DIR/store/tmp/import-crashed" ]
+    run cap gc
+    assert_status 0
+    assert_output_contains "Removed 1 interrupted store writes"
+    assert_empty_dir "$DIR/store/tmp"
+    # The stored image is untouched.
+    run cap image list --no-legend
+    assert_output_contains "example.com/busybox"
+}
