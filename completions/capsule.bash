@@ -2,7 +2,7 @@
 # bash completion for capsule(1)
 
 _capsule_global_flags="--dir= --local-config= --system-config= --user-config= --insecure-options= --trust-keys-from-https --debug --quiet --help --help-all"
-_capsule_commands="run prepare run-prepared list status enter stop rm gc cat-manifest fetch image df version config"
+_capsule_commands="run prepare run-prepared list status enter stop rm gc cat-manifest fetch trust image df version config"
 _capsule_image_commands="list ls rm gc cat-manifest export extract render"
 _capsule_pod_flags="--stage1= --stage1-path= --stage1-name= --stage1-hash= --interactive --net= --set-env= --set-env-file= --inherit-env --volume= --hostname= --uuid-file-save= --no-overlay --insecure-options="
 _capsule_app_flags="--exec= --user= --group= --working-dir= --mount= --environment= --name="
@@ -18,6 +18,7 @@ _capsule_flags() {
         stop) echo "--force" ;;
         gc) echo "--grace-period= --expire-prepared= --mark-only" ;;
         fetch) echo "--pull-policy= --signature= --full" ;;
+        trust) echo "--prefix= --root --skip-fingerprint-review" ;;
         "image list"|"image ls") echo "--format= --fields= --full --no-legend" ;;
         "image gc") echo "--grace-period=" ;;
         "image extract"|"image render") echo "--rootfs-only" ;;
@@ -81,6 +82,7 @@ _capsule() {
                 rm|cat-manifest|export|extract|render) COMPREPLY=($(compgen -W "$(_capsule_images)" -f -- "$cur")) ;;
             esac ;;
         run|prepare|fetch) COMPREPLY=($(compgen -W "$(_capsule_images)" -f -- "$cur")) ;;
+        trust) COMPREPLY=($(compgen -f -- "$cur")) ;;
         run-prepared|status|enter|stop|rm|cat-manifest) COMPREPLY=($(compgen -W "$(_capsule_pods)" -- "$cur")) ;;
     esac
 }

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # fish completion for capsule(1)
 
-set -l commands run prepare run-prepared list status enter stop rm gc cat-manifest fetch image df version config
+set -l commands run prepare run-prepared list status enter stop rm gc cat-manifest fetch trust image df version config
 set -l image_commands list ls rm gc cat-manifest export extract render
 
 function __capsule_pods
@@ -35,6 +35,7 @@ complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a rm -d 'Rem
 complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a gc -d 'Collect exited pods'
 complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a cat-manifest -d 'Print a pod manifest'
 complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a fetch -d 'Fetch images into the store'
+complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a trust -d 'Trust an OpenPGP key to sign images'
 complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a image -d 'Manage stored images'
 complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a df -d 'Show disk use'
 complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a version -d 'Print version information'
@@ -80,6 +81,10 @@ complete -c capsule -n "__fish_seen_subcommand_from gc; and not __fish_seen_subc
 complete -c capsule -n "__fish_seen_subcommand_from fetch" -l pull-policy -x -a 'never new update' -d 'Pull policy'
 complete -c capsule -n "__fish_seen_subcommand_from fetch" -l signature -r -F -d 'Detached signature file'
 complete -c capsule -n "__fish_seen_subcommand_from fetch" -F -a '(__capsule_images)'
+complete -c capsule -n "__fish_seen_subcommand_from trust" -l prefix -x -d 'Trust for names under PREFIX'
+complete -c capsule -n "__fish_seen_subcommand_from trust" -l root -d 'Trust for every image'
+complete -c capsule -n "__fish_seen_subcommand_from trust" -l skip-fingerprint-review -d 'Do not ask to confirm the fingerprint'
+complete -c capsule -n "__fish_seen_subcommand_from trust" -F
 complete -c capsule -n "__fish_seen_subcommand_from df" -l format -x -a 'table json' -d 'Output format'
 
 # image subcommands

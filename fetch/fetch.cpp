@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "fetch/fetch.h"
 
+#include "fetch/trust.h"
 #include "lib/fs.h"
 
+#include <ctime>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -14,22 +16,76 @@ namespace {
 constexpr std::string_view transport_prefixes[]
     = { "oci-archive:", "docker-archive:", "oci:", "docker:", "http:", "https:", "file:" };
 
+std::string describe(const openpgp::Signer& signer)
+{
+    return signer.primary_fingerprint + (signer.user_id.empty() ? "" : " (" + signer.user_id + ")");
+}
+
+/// The image's name, read from its manifest without storing anything (for error messages).
+std::string peek_name(store::Store& store, int fd, const std::string& origin)
+{
+    std::string name;
+    store::ImportOptions peek;
+    peek.check_manifest = [&](const appc::ImageManifest& m) -> Status {
+        name = m.name;
+        return Error::msg("peek only");
+    };
+    (void)store.import_aci(fd, origin, peek);
+    return name.empty() ? "NAME" : name;
+}
+
+/// Verify `path`'s detached signature against every trusted key: the name the signer must
+/// be trusted for is only known once the manifest has been read.
+Result<openpgp::Signer> verify_signature(
+    store::Store& store, const std::string& path, int fd, const std::vector<TrustedKey>& keys, const FetchOptions& opts)
+{
+    std::string sig_path = opts.signature ? *opts.signature : path + ".asc";
+    auto text = read_file(sig_path);
+    if (!text && text.error().code() == ENOENT && !opts.signature)
+        return Error("image is not signed: '" + sig_path
+                + "' not found; pass --insecure-options=image to fetch it without verifying it",
+            EPERM);
+    if (!text)
+        return text.release_error().wrap("read signature");
+    auto ctx = "verify signature '" + sig_path + "'";
+    auto sig = TRY_CTX(openpgp::parse_detached_signature(*text), ctx);
+    std::vector<openpgp::Certificate> certs;
+    for (auto& k : keys)
+        certs.push_back(k.cert);
+    auto signer = openpgp::verify_detached(certs, sig, fd, static_cast<int64_t>(std::time(nullptr)));
+    if (!signer && signer.error().code() == ENOKEY)
+        return Error(signer.error().message() + "; if you trust it, add it with 'capsule trust --prefix="
+                + peek_name(store, fd, path_absolute(path)) + " KEYFILE'",
+            ENOKEY)
+            .wrap(ctx);
+    return std::move(signer).wrap(ctx);
+}
+
+Status check_trusted_for(const std::vector<TrustedKey>& keys, const openpgp::Signer& signer, const std::string& name)
+{
+    if (trusted_for(keys, signer.primary_fingerprint, name))
+        return {};
+    return Error("key " + describe(signer) + " is trusted, but not for image name '" + name
+            + "'; to trust it for this name: capsule trust --prefix=" + name + " KEYFILE",
+        EPERM);
+}
+
 Result<store::ImageInfo> fetch_file(store::Store& store, const std::string& path, const FetchOptions& opts)
 {
     // Open first: a missing or unreadable file is the error to report, not its signature.
     auto fd = TRY(open_fd(path, O_RDONLY));
     bool verify = !opts.trusted_builtin && !opts.insecure.has(Insecure::Image);
+    std::vector<TrustedKey> keys;
+    std::optional<openpgp::Signer> signer;
     if (verify) {
-        std::string sig = opts.signature ? *opts.signature : path + ".asc";
-        if (opts.signature || path_exists(sig))
-            return Error("cannot verify signature '" + sig
-                    + "': signature verification is not available yet; pass --insecure-options=image to fetch the "
-                      "image without verifying it",
-                ENOTSUP);
-        return Error("image is not signed (signature verification is not available yet); pass "
-                     "--insecure-options=image to fetch it anyway",
-            EPERM);
+        keys = TRY(load_trusted_keys(opts.local_config, opts.system_config));
+        signer = TRY(verify_signature(store, path, fd.get(), keys, opts));
     }
+    auto verified = [&](store::ImageInfo info) -> Result<store::ImageInfo> {
+        if (signer && opts.on_verified)
+            opts.on_verified(info, *signer);
+        return info;
+    };
     struct stat st;
     if (::fstat(fd.get(), &st) < 0)
         return Error::from_errno("stat '" + path + "'");
@@ -38,13 +94,24 @@ Result<store::ImageInfo> fetch_file(store::Store& store, const std::string& path
     if (opts.pull_policy != PullPolicy::Update && S_ISREG(st.st_mode)) {
         if (auto cached = TRY(store.find_by_origin(origin, st))) {
             spdlog::debug("fetch '{}': unchanged since it was imported as {}", path, cached->id);
-            return *cached;
+            if (signer)
+                TRY(check_trusted_for(keys, *signer, cached->name));
+            return verified(*cached);
         }
     }
-    return store.import_aci(fd.get(), origin, &st).wrap("'" + path + "'");
+    store::ImportOptions import;
+    import.origin_stat = &st;
+    if (signer) {
+        import.signed_by = signer->primary_fingerprint;
+        // Decided before the commit, so a refused image leaves nothing in the store.
+        import.check_manifest = [&](const appc::ImageManifest& m) { return check_trusted_for(keys, *signer, m.name);
+    };
 }
-
+auto info = TRY(store.import_aci(fd.get(), origin, import).wrap("'" + path + "'"));
+return verified(std::move(info));
 } // namespace
+
+} // namespace capsule::fetch
 
 ParsedRef parse_ref(std::string_view ref)
 {

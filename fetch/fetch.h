@@ -3,10 +3,12 @@
 
 // Getting images into the store: resolve a reference, pick a transport, verify, store.
 
+#include "fetch/openpgp.h"
 #include "lib/insecure.h"
 #include "lib/result.h"
 #include "store/store.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -21,6 +23,12 @@ struct FetchOptions {
     /// Trusted without a signature: the stage1 images capsule ships (looked up by stage0
     /// beside the binary or in the system config dir).
     bool trusted_builtin { false };
+    /// Where trusted keys live (trustedkeys/ under each; the local dir wins).
+    std::string local_config { "/etc/capsule" };
+    std::string system_config { "/usr/lib/capsule" };
+    /// Called once an image's signature has been verified and its signer found trusted
+    /// for its name (not for images answered from the store without reading them).
+    std::function<void(const store::ImageInfo&, const openpgp::Signer&)> on_verified;
 };
 
 /// What a reference names, decided from its text alone.

@@ -45,6 +45,8 @@ Result<Fetched> fetch_images(store::Store& store, const PrepareContext& ctx, con
             + " were given (--- separates apps)");
     fetch::FetchOptions opts;
     opts.insecure = insecure;
+    opts.local_config = ctx.local_config;
+    opts.system_config = ctx.system_config;
     for (auto& app : spec.apps) {
         auto info = TRY_CTX(fetch::fetch_image(store, app.image, opts), "image '" + app.image + "'");
         auto manifest = TRY_CTX(store.manifest(info.id), "image " + info.id);

@@ -14,9 +14,10 @@
 namespace capsule::stage0 {
 
 struct PrepareContext {
-    std::string dir;           ///< --dir
-    std::string system_config; ///< --system-config (stage1 images)
-    InsecureOptions insecure;  ///< global --insecure-options
+    std::string dir;                             ///< --dir
+    std::string system_config;                   ///< --system-config (stage1 images)
+    InsecureOptions insecure;                    ///< global --insecure-options
+    std::string local_config { "/etc/capsule" }; ///< --local-config (trusted keys)
 };
 
 /// Pod-level run choices made at prepare time and used by run-prepared (stage0's own file

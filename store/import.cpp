@@ -184,6 +184,14 @@ Result<std::optional<ImageInfo>> Store::find_by_origin(const std::string& path, 
 
 Result<ImageInfo> Store::import_aci(int fd, const std::string& origin, const struct stat* origin_stat)
 {
+    ImportOptions opts;
+    opts.origin_stat = origin_stat;
+    return import_aci(fd, origin, opts);
+}
+
+Result<ImageInfo> Store::import_aci(int fd, const std::string& origin, const ImportOptions& import)
+{
+    const struct stat* origin_stat = import.origin_stat;
     struct stat st;
     TRY(check_source(fd, st));
     unsigned char head[8] = {};
@@ -263,6 +271,8 @@ Result<ImageInfo> Store::import_aci(int fd, const std::string& origin, const str
         return Error("the image has no rootfs/ directory", EINVAL);
     if (manifest->raw.contains("dependencies") && !manifest->raw["dependencies"].empty())
         return Error("the image has dependencies, which capsule does not support yet", ENOTSUP);
+    if (import.check_manifest)
+        TRY(import.check_manifest(*manifest));
 
     auto hex = tee.sha.finish_hex();
     auto id = aci_image_id(hex);
@@ -274,6 +284,10 @@ Result<ImageInfo> Store::import_aci(int fd, const std::string& origin, const str
         spdlog::debug("import '{}': {} is already stored", origin, id);
         if (key)
             TRY(m_impl->index.record_origin(*key, id));
+        if (!import.signed_by.empty() && existing->signed_by.empty()) {
+            TRY(m_impl->index.set_signed_by(id, import.signed_by));
+            existing->signed_by = import.signed_by;
+        }
         return *existing;
     }
 
@@ -286,6 +300,7 @@ Result<ImageInfo> Store::import_aci(int fd, const std::string& origin, const str
     info.blob_size = tee.total;
     info.tree_size = disk_usage(tree_tmp).bytes;
     info.import_time = unix_now();
+    info.signed_by = import.signed_by;
 
     // Durability before visibility: the blob and every file of the tree reach the disk
     // before they are renamed into place, and the index row comes last.

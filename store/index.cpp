@@ -36,10 +36,13 @@ constexpr const char* migrations[] = {
            image_id TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE
        );
        CREATE INDEX origins_image ON origins (image_id);)",
+    // 2: who vouched for an image: the primary fingerprint of the key whose signature was
+    // verified at fetch ("" for images fetched with --insecure-options=image).
+    R"(ALTER TABLE images ADD COLUMN signed_by TEXT NOT NULL DEFAULT '')",
 };
 
 constexpr const char* image_columns
-    = "id, name, version, labels, type, origin, blob_size, tree_size, import_time, last_used";
+    = "id, name, version, labels, type, origin, blob_size, tree_size, import_time, last_used, signed_by";
 
 Error db_error(sqlite3* db, std::string_view what)
 {
@@ -118,6 +121,7 @@ ImageInfo read_image(const Stmt& s)
     info.tree_size = static_cast<uint64_t>(s.integer(7));
     info.import_time = s.integer(8);
     info.last_used = s.integer(9);
+    info.signed_by = s.text(10);
     return info;
 }
 
@@ -215,10 +219,11 @@ Status Index::insert(const ImageInfo& info, const OriginKey* origin)
     auto body = [&]() -> Status {
         auto s = TRY(Stmt::prepare(m_db,
             "INSERT OR IGNORE INTO images (id, name, version, labels, type, origin, blob_size, tree_size, "
-            "import_time, last_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+            "import_time, last_used, signed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
         s.bind(1, info.id).bind(2, info.name).bind(3, info.version()).bind(4, labels.dump()).bind(5, info.type);
         s.bind(6, info.origin).bind(7, static_cast<int64_t>(info.blob_size));
         s.bind(8, static_cast<int64_t>(info.tree_size)).bind(9, info.import_time).bind(10, info.last_used);
+        s.bind(11, info.signed_by);
         TRY(s.step());
         if (origin)
             TRY(record_origin(*origin, info.id));
@@ -229,6 +234,14 @@ Status Index::insert(const ImageInfo& info, const OriginKey* origin)
         return r;
     }
     return exec("COMMIT");
+}
+
+Status Index::set_signed_by(const std::string& id, const std::string& fingerprint)
+{
+    auto s = TRY(Stmt::prepare(m_db, "UPDATE images SET signed_by = ? WHERE id = ? AND signed_by = ''"));
+    s.bind(1, fingerprint).bind(2, id);
+    TRY(s.step());
+    return {};
 }
 
 Result<std::optional<ImageInfo>> Index::get(const std::string& id)

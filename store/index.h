@@ -44,6 +44,8 @@ public:
 
     /// Insert an image (and its origin key, if any); an existing row is kept as it is.
     Status insert(const ImageInfo&, const OriginKey* origin);
+    /// Record the signer of an image stored unsigned before (a signed row keeps its signer).
+    Status set_signed_by(const std::string& id, const std::string& fingerprint);
     Result<std::optional<ImageInfo>> get(const std::string& id);
     /// Images whose ID starts with `prefix`.
     Result<std::vector<ImageInfo>> find_prefix(std::string_view prefix);

@@ -37,9 +37,21 @@ struct ImageInfo {
     uint64_t tree_size { 0 };
     int64_t import_time { 0 }; ///< unix seconds
     int64_t last_used { 0 };   ///< unix seconds
+    std::string signed_by;     ///< primary fingerprint of the key that signed it ("" if unverified)
 
     /// The "version" label, or "" when the image has none.
     std::string version() const;
+};
+
+/// How to import an image (see Store::import_aci).
+struct ImportOptions {
+    /// Lets find_by_origin() skip re-reading an unchanged file later.
+    const struct stat* origin_stat { nullptr };
+    /// Called with the validated manifest before anything is committed: an error refuses
+    /// the image and leaves the store as it was (signature trust is decided by name).
+    std::function<Status(const appc::ImageManifest&)> check_manifest;
+    /// Recorded in the index as ImageInfo::signed_by.
+    std::string signed_by;
 };
 
 /// Image IDs that must not be removed because pods use them. Called by remove() and gc()
@@ -104,6 +116,8 @@ public:
     /// already stored returns it and changes nothing. `origin` is recorded for listings;
     /// `origin_stat`, when given, lets find_by_origin() skip re-reading an unchanged file.
     Result<ImageInfo> import_aci(int fd, const std::string& origin, const struct stat* origin_stat = nullptr);
+    /// import_aci() with a manifest check and the signer to record.
+    Result<ImageInfo> import_aci(int fd, const std::string& origin, const ImportOptions&);
     /// A stored image previously imported from `path` while it had this inode, size and mtime.
     Result<std::optional<ImageInfo>> find_by_origin(const std::string& path, const struct stat&);
 

@@ -31,6 +31,13 @@ Result<int> run(const GlobalOptions& g, const Options& o)
 {
     fetch::FetchOptions fo;
     fo.insecure = g.insecure;
+    fo.local_config = g.local_config;
+    fo.system_config = g.system_config;
+    if (!g.quiet)
+        fo.on_verified = [](const store::ImageInfo& info, const openpgp::Signer& s) {
+            std::fprintf(stderr, "capsule: signature verified for %s by key %s%s\n", info.name.c_str(),
+                s.primary_fingerprint.c_str(), s.user_id.empty() ? "" : (" (" + s.user_id + ")").c_str());
+        };
     fo.pull_policy = TRY(parse_pull_policy(o.pull_policy));
     if (!o.signature.empty()) {
         if (o.images.size() != 1)
@@ -52,7 +59,9 @@ void setup(CommandContext& ctx)
     auto* sub = add_subcommand(ctx, "fetch", "Fetch images, verify them and put them in the store");
     sub->footer("IMAGE is a path to an ACI (tar; plain, gzip, bzip2, xz or zstd), an image ID (sha512-…, a\n"
                 "unique prefix) or a stored image name[:version]. Prints one full image ID per line.\n"
-                "Unsigned images are refused unless --insecure-options=image is given.");
+                "The detached OpenPGP signature IMAGE.asc (or --signature) must verify with a key trusted\n"
+                "for a prefix of the image's name, or a root key (see capsule trust); unsigned images are\n"
+                "refused unless --insecure-options=image is given.");
     sub->add_option("IMAGE", o->images, "Images to fetch")->required();
     sub->add_option("--pull-policy", o->pull_policy,
            "never: only the store; new: fetch what is not stored (default); update: always re-read")

@@ -31,6 +31,7 @@ const std::vector<std::pair<std::string, std::string>> list_fields = {
     { "lastused", "LAST USED" },
     { "origin", "ORIGIN" },
     { "type", "TYPE" },
+    { "signedby", "SIGNED BY" },
 };
 
 std::string cell(const store::ImageInfo& i, const std::string& field, bool full, int64_t now)
@@ -55,6 +56,8 @@ std::string cell(const store::ImageInfo& i, const std::string& field, bool full,
         return i.last_used == 0 ? "never" : full ? format_rfc3339(i.last_used) : human_age(i.last_used, now);
     if (field == "origin")
         return i.origin;
+    if (field == "signedby")
+        return i.signed_by.empty() ? "-" : i.signed_by;
     return i.type;
 }
 
@@ -74,6 +77,7 @@ nlohmann::json to_json(const store::ImageInfo& i)
         { "tree_size", i.tree_size },
         { "import_time", format_rfc3339(i.import_time) },
         { "last_used", i.last_used ? nlohmann::json(format_rfc3339(i.last_used)) : nlohmann::json(nullptr) },
+        { "signed_by", i.signed_by.empty() ? nlohmann::json(nullptr) : nlohmann::json(i.signed_by) },
     };
 }
 
@@ -81,14 +85,16 @@ Result<int> list(const GlobalOptions& g, const ListOptions& o)
 {
     if (o.format != "table" && o.format != "json")
         return Error::msg("image list: --format=" + o.format + ": expected table or json");
+    // --full with the default columns also shows who signed each image.
+    std::string field_list = o.full && o.fields == ListOptions().fields ? o.fields + ",signedby" : o.fields;
     std::vector<std::string> fields;
-    for (size_t start = 0; start <= o.fields.size();) {
-        auto end = std::min(o.fields.find(',', start), o.fields.size());
-        auto f = o.fields.substr(start, end - start);
+    for (size_t start = 0; start <= field_list.size();) {
+        auto end = std::min(field_list.find(',', start), field_list.size());
+        auto f = field_list.substr(start, end - start);
         bool known = std::any_of(list_fields.begin(), list_fields.end(), [&](auto& kv) { return kv.first == f; });
         if (!known)
             return Error::msg("image list: --fields: unknown field '" + f
-                + "' (known: id, name, version, blobsize, treesize, size, imported, lastused, origin, type)");
+                + "' (known: id, name, version, blobsize, treesize, size, imported, lastused, origin, type, signedby)");
         fields.push_back(f);
         start = end + 1;
     }
@@ -130,8 +136,8 @@ void setup(CommandContext& ctx)
     auto* sub = add_subcommand(*image, "list", "List stored images");
     sub->alias("ls");
     sub->add_option("--format", o->format, "Output format: table or json")->capture_default_str();
-    sub->add_option(
-           "--fields", o->fields, "Columns: id,name,version,blobsize,treesize,size,imported,lastused,origin,type")
+    sub->add_option("--fields", o->fields,
+           "Columns: id,name,version,blobsize,treesize,size,imported,lastused,origin,type,signedby")
         ->capture_default_str();
     sub->add_flag("--full", o->full, "Full image IDs and absolute times");
     sub->add_flag("--no-legend", o->no_legend, "Do not print the header line");

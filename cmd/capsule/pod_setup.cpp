@@ -62,7 +62,7 @@ Result<std::optional<stage0::LockedPod>> prepare_from_args(
     auto& spec = parsed.spec;
     GlobalOptions local = g;
     TRY(apply_globals(local, parsed.globals));
-    stage0::PrepareContext ctx { local.dir, local.system_config, local.insecure };
+    stage0::PrepareContext ctx { local.dir, local.system_config, local.insecure, local.local_config };
     auto pod = TRY(stage0::prepare_pod(ctx, spec));
     if (spec.uuid_file_save) {
         if (auto r = write_file(*spec.uuid_file_save, pod.uuid() + "\n"); !r) {

@@ -22,7 +22,7 @@ nlohmann::json version_json()
         { "appc_version", "0.8.11" },
         { "stage1_interface_version", stage1_interface_version },
         { "stage1_flavours", { "fly" } },
-        { "features", { "aci", "overlay", "-signatures", "-oci", "-systemd", "-kvm" } },
+        { "features", { "aci", "overlay", "signatures", "-oci", "-systemd", "-kvm" } },
     };
 }
 

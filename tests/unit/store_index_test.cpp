@@ -109,3 +109,38 @@ TEST_CASE("image IDs and compression sniffing")
     CHECK(sniff({ 'm', 'a', 'n', 'i' }) == Compression::None);
     CHECK(sniff({}) == Compression::None);
 }
+
+TEST_CASE("index: schema 1 migrates to 2 keeping rows; signed_by is stored and set once")
+{
+    auto dir = TempDir::create("/tmp", "capsule-index-test-").release_value();
+    auto path = dir.path() + "/index.db";
+    sqlite3* db;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    // Schema 1 as released: images without signed_by.
+    REQUIRE(sqlite3_exec(db,
+                "CREATE TABLE images (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL "
+                "DEFAULT '', labels TEXT NOT NULL DEFAULT '[]', type TEXT NOT NULL DEFAULT 'aci', origin TEXT NOT "
+                "NULL DEFAULT '', blob_size INTEGER NOT NULL DEFAULT 0, tree_size INTEGER NOT NULL DEFAULT 0, "
+                "import_time INTEGER NOT NULL, last_used INTEGER NOT NULL DEFAULT 0);"
+                "CREATE TABLE origins (path TEXT PRIMARY KEY NOT NULL, dev INTEGER NOT NULL, ino INTEGER NOT NULL, "
+                "size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, image_id TEXT NOT NULL REFERENCES images (id) ON "
+                "DELETE CASCADE);"
+                "INSERT INTO images (id, name, import_time) VALUES ('sha512-old', 'example.com/old', 5);"
+                "PRAGMA user_version=1;",
+                nullptr, nullptr, nullptr)
+        == SQLITE_OK);
+    sqlite3_close(db);
+    auto idx = Index::open(path).release_value();
+    CHECK(*idx.schema_version() == 2);
+    auto old = idx.get("sha512-old").release_value();
+    REQUIRE(old);
+    CHECK(old->name == "example.com/old");
+    CHECK(old->signed_by.empty());
+    REQUIRE(idx.set_signed_by("sha512-old", "AAAA"));
+    REQUIRE(idx.set_signed_by("sha512-old", "BBBB")); // a recorded signer is kept
+    CHECK(idx.get("sha512-old").release_value()->signed_by == "AAAA");
+    auto signed_image = image("d", "example.com/s", "1", 10);
+    signed_image.signed_by = "0D6D090AEFBB52BE10897F3EE8AF40FC94D55726";
+    REQUIRE(idx.insert(signed_image, nullptr));
+    CHECK(idx.get(signed_image.id).release_value()->signed_by == signed_image.signed_by);
+}
