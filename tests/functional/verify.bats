@@ -157,3 +157,33 @@ verified() {
     sign "$REV_FPR" "$TMP/app.aci"
     refused "key $REV_FPR is revoked" fetch "$TMP/app.aci"
 }
+
+@test "verify: RSA and ed25519, armored and binary, SHA-256/384/512" {
+    trust_key rsa --prefix=example.com/app
+    trust_key ed --prefix=example.com/app
+    local fpr uid algo armor
+    for fpr in "$RSA_FPR" "$ED_FPR"; do
+        for algo in SHA256 SHA384 SHA512; do
+            for armor in --armor --no-armor; do
+                gpgb --yes --local-user "$fpr" $armor --detach-sign --digest-algo $algo -o "$TMP/app.aci.asc" "$TMP/app.aci"
+                run --separate-stderr capc fetch --pull-policy=update "$TMP/app.aci"
+                assert_status 0
+                [[ "$stderr" == "capsule: signature verified for example.com/app by key $fpr ("* ]]
+            done
+        done
+    done
+}
+
+@test "verify: run and prepare verify a signed image too" {
+    require_root
+    trust_key ed --prefix=example.com/app
+    sign "$ED_FPR" "$TMP/app.aci"
+    run capc run --stage1=fly "$TMP/app.aci"
+    assert_status 0
+    assert_output_contains "hello from busybox"
+    printf 'x' >> "$TMP/app.aci"
+    run capc prepare --stage1=fly "$TMP/app.aci"
+    assert_status 254
+    assert_one_line
+    assert_output_contains "capsule: image '$TMP/app.aci': fetch $TMP/app.aci: verify signature '$TMP/app.aci.asc': bad signature"
+}
