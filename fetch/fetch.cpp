@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "fetch/fetch.h"
 
+#include "fetch/fetch_internal.h"
+#include "fetch/http.h"
 #include "fetch/trust.h"
 #include "lib/fs.h"
 
@@ -42,20 +44,32 @@ Result<openpgp::Signer> verify_signature(
     std::string sig_path = opts.signature ? *opts.signature : path + ".asc";
     auto text = read_file(sig_path);
     if (!text && text.error().code() == ENOENT && !opts.signature)
-        return Error("image is not signed: '" + sig_path
-                + "' not found; pass --insecure-options=image to fetch it without verifying it",
-            EPERM);
+        return not_signed("'" + sig_path + "' not found");
     if (!text)
         return text.release_error().wrap("read signature");
-    auto ctx = "verify signature '" + sig_path + "'";
-    auto sig = TRY_CTX(openpgp::parse_detached_signature(*text), ctx);
+    return verify_signature_text(store, *text, "'" + sig_path + "'", fd, path_absolute(path), keys);
+}
+
+} // namespace
+
+Error not_signed(const std::string& why)
+{
+    return Error(
+        "image is not signed: " + why + "; pass --insecure-options=image to fetch it without verifying it", EPERM);
+}
+
+Result<openpgp::Signer> verify_signature_text(store::Store& store, std::string_view text, const std::string& sig_name,
+    int fd, const std::string& origin, const std::vector<TrustedKey>& keys)
+{
+    auto ctx = "verify signature " + sig_name;
+    auto sig = TRY_CTX(openpgp::parse_detached_signature(text), ctx);
     std::vector<openpgp::Certificate> certs;
     for (auto& k : keys)
         certs.push_back(k.cert);
     auto signer = openpgp::verify_detached(certs, sig, fd, static_cast<int64_t>(std::time(nullptr)));
     if (!signer && signer.error().code() == ENOKEY)
         return Error(signer.error().message() + "; if you trust it, add it with 'capsule trust --prefix="
-                + peek_name(store, fd, path_absolute(path)) + " KEYFILE'",
+                + peek_name(store, fd, origin) + " KEYFILE'",
             ENOKEY)
             .wrap(ctx);
     return std::move(signer).wrap(ctx);
@@ -69,6 +83,8 @@ Status check_trusted_for(const std::vector<TrustedKey>& keys, const openpgp::Sig
             + "'; to trust it for this name: capsule trust --prefix=" + name + " KEYFILE",
         EPERM);
 }
+
+namespace {
 
 Result<store::ImageInfo> fetch_file(store::Store& store, const std::string& path, const FetchOptions& opts)
 {
@@ -115,6 +131,8 @@ return verified(std::move(info));
 
 ParsedRef parse_ref(std::string_view ref)
 {
+    if (auto s = url_scheme(ref); s == Scheme::Http || s == Scheme::Https)
+        return { RefKind::Https, s == Scheme::Http ? "http" : "https" };
     if (auto sep = ref.find("://"); sep != std::string_view::npos)
         return { RefKind::Unsupported, std::string(ref.substr(0, sep)) };
     for (auto p : transport_prefixes)
@@ -135,6 +153,8 @@ Result<store::ImageInfo> fetch_image(store::Store& store, std::string_view ref, 
     std::string r(ref);
     auto parsed = parse_ref(ref);
     switch (parsed.kind) {
+    case RefKind::Https:
+        return fetch_remote(store, r, opts).wrap("fetch " + r);
     case RefKind::Unsupported:
         return Error("fetch " + r + ": " + parsed.scheme + " images are not supported yet", ENOTSUP);
     case RefKind::File:

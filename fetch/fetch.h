@@ -20,6 +20,7 @@ struct FetchOptions {
     InsecureOptions insecure;
     PullPolicy pull_policy { PullPolicy::New };
     std::optional<std::string> signature; ///< --signature=FILE for a local file
+    bool progress { false };              ///< a download progress bar on stderr (a TTY)
     /// Trusted without a signature: the stage1 images capsule ships (looked up by stage0
     /// beside the binary or in the system config dir).
     bool trusted_builtin { false };
@@ -36,19 +37,21 @@ enum class RefKind {
     File,        ///< a path: "/abs", "./rel", "../rel", "x.aci", or any existing file
     ImageId,     ///< "sha512-…" / "sha256-…" (full or unique prefix)
     Name,        ///< an appc name with optional ":version"
-    Unsupported, ///< a transport capsule does not have yet (docker://, https://, oci:, …)
+    Https,       ///< an http:// or https:// URL of an ACI (its signature beside it, + ".asc")
+    Unsupported, ///< a transport capsule does not have yet (docker://, oci:, …)
 };
 
 struct ParsedRef {
     RefKind kind;
-    std::string scheme; ///< for Unsupported: "docker", "https", "oci", …
+    std::string scheme; ///< for Https and Unsupported: "https", "http", "docker", "oci", …
 };
 
 ParsedRef parse_ref(std::string_view ref);
 
-/// Fetch `ref` (a path to an ACI file for now; later URLs, docker://, oci:…) into the
-/// store and return the stored image. A ref that names a stored image (ID prefix or
-/// name[:version]) is returned from the store unless the pull policy says otherwise.
+/// Fetch `ref` (a path to an ACI file or an http(s) URL of one; later docker://, oci:…)
+/// into the store and return the stored image. A URL fetched before is answered from the
+/// store (`new`), revalidated with its ETag (`update`) or never fetched (`never`). A ref that names a stored image (ID
+/// prefix or name[:version]) is returned from the store unless the pull policy says otherwise.
 Result<store::ImageInfo> fetch_image(store::Store&, std::string_view ref, const FetchOptions&);
 
 } // namespace capsule::fetch

@@ -39,6 +39,17 @@ constexpr const char* migrations[] = {
     // 2: who vouched for an image: the primary fingerprint of the key whose signature was
     // verified at fetch ("" for images fetched with --insecure-options=image).
     R"(ALTER TABLE images ADD COLUMN signed_by TEXT NOT NULL DEFAULT '')",
+    // 3: the remote cache: what an http(s) URL resolved to when it was fetched, with the
+    // validators (ETag) and freshness (Cache-Control max-age) to revalidate it later.
+    R"(CREATE TABLE remotes (
+           url TEXT PRIMARY KEY NOT NULL,
+           resolved_url TEXT NOT NULL DEFAULT '',
+           etag TEXT NOT NULL DEFAULT '',
+           max_age INTEGER NOT NULL DEFAULT -1,
+           fetched_at INTEGER NOT NULL,
+           image_id TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE
+       );
+       CREATE INDEX remotes_image ON remotes (image_id);)",
 };
 
 constexpr const char* image_columns
@@ -300,6 +311,34 @@ Status Index::record_origin(const OriginKey& k, const std::string& id)
         m_db, "INSERT OR REPLACE INTO origins (path, dev, ino, size, mtime_ns, image_id) VALUES (?, ?, ?, ?, ?, ?)"));
     s.bind(1, k.path).bind(2, static_cast<int64_t>(k.dev)).bind(3, static_cast<int64_t>(k.ino));
     s.bind(4, static_cast<int64_t>(k.size)).bind(5, k.mtime_ns).bind(6, id);
+    TRY(s.step());
+    return {};
+}
+
+Result<std::optional<RemoteInfo>> Index::find_remote(const std::string& url)
+{
+    auto s = TRY(Stmt::prepare(
+        m_db, "SELECT url, resolved_url, etag, max_age, fetched_at, image_id FROM remotes WHERE url = ?"));
+    s.bind(1, url);
+    if (!TRY(s.step()))
+        return std::optional<RemoteInfo>();
+    RemoteInfo r;
+    r.url = s.text(0);
+    r.resolved_url = s.text(1);
+    r.etag = s.text(2);
+    r.max_age = s.integer(3);
+    r.fetched_at = s.integer(4);
+    r.image_id = s.text(5);
+    return std::optional<RemoteInfo>(std::move(r));
+}
+
+Status Index::record_remote(const RemoteInfo& r)
+{
+    auto s = TRY(Stmt::prepare(m_db,
+        "INSERT OR REPLACE INTO remotes (url, resolved_url, etag, max_age, fetched_at, image_id) "
+        "VALUES (?, ?, ?, ?, ?, ?)"));
+    s.bind(1, r.url).bind(2, r.resolved_url).bind(3, r.etag).bind(4, r.max_age).bind(5, r.fetched_at);
+    s.bind(6, r.image_id);
     TRY(s.step());
     return {};
 }

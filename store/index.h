@@ -55,6 +55,10 @@ public:
     Result<std::vector<ImageInfo>> list();
     Result<std::optional<std::string>> find_origin(const OriginKey&);
     Status record_origin(const OriginKey&, const std::string& id);
+    /// The remote cache entry for an http(s) URL, if it was fetched before.
+    Result<std::optional<RemoteInfo>> find_remote(const std::string& url);
+    /// Insert or replace the entry for `RemoteInfo::url`.
+    Status record_remote(const RemoteInfo&);
     Status touch(const std::string& id, int64_t now);
     /// Deletes the image's row and its origins; true if a row was deleted.
     Result<bool> remove(const std::string& id);

@@ -169,6 +169,30 @@ Status Store::touch(const std::string& id)
     return m_impl->index.touch(id, unix_now()).wrap("image " + id + ": record use");
 }
 
+Result<std::optional<RemoteInfo>> Store::find_remote(const std::string& url)
+{
+    return m_impl->index.find_remote(url).wrap("remote cache '" + url + "'");
+}
+
+Status Store::record_remote(const RemoteInfo& r)
+{
+    return m_impl->index.record_remote(r).wrap("remote cache '" + r.url + "'");
+}
+
+Result<UniqueFd> Store::temp_file()
+{
+    auto fd = open_fd(m_impl->tmp_dir(), O_TMPFILE | O_RDWR, 0600);
+    if (fd || (fd.error().code() != EOPNOTSUPP && fd.error().code() != EISDIR))
+        return std::move(fd).wrap("download file");
+    // A filesystem without O_TMPFILE: a named file, unlinked at once (gc removes leftovers).
+    std::string path = m_impl->tmp_dir() + "/download-XXXXXX";
+    int raw = ::mkostemp(path.data(), O_CLOEXEC);
+    if (raw < 0)
+        return Error::from_errno("download file: create in '" + m_impl->tmp_dir() + "'");
+    ::unlink(path.c_str());
+    return UniqueFd(raw);
+}
+
 Status Store::lock_exclusive()
 {
     spdlog::debug("store: waiting for the exclusive store lock");

@@ -43,6 +43,16 @@ struct ImageInfo {
     std::string version() const;
 };
 
+/// What an http(s) URL gave when it was last fetched (the remote cache).
+struct RemoteInfo {
+    std::string url;          ///< as the user gave it
+    std::string resolved_url; ///< after redirects
+    std::string etag;         ///< the validator to revalidate with ("" if none)
+    int64_t max_age { -1 };   ///< Cache-Control max-age in seconds; -1 when not given
+    int64_t fetched_at { 0 }; ///< unix seconds of the last fetch or revalidation
+    std::string image_id;
+};
+
 /// How to import an image (see Store::import_aci).
 struct ImportOptions {
     /// Lets find_by_origin() skip re-reading an unchanged file later.
@@ -120,6 +130,14 @@ public:
     Result<ImageInfo> import_aci(int fd, const std::string& origin, const ImportOptions&);
     /// A stored image previously imported from `path` while it had this inode, size and mtime.
     Result<std::optional<ImageInfo>> find_by_origin(const std::string& path, const struct stat&);
+
+    /// The remote cache entry for `url` (removed with its image).
+    Result<std::optional<RemoteInfo>> find_remote(const std::string& url);
+    /// Remember (or refresh) what `RemoteInfo::url` resolved to.
+    Status record_remote(const RemoteInfo&);
+    /// An unnamed file in tmp/ (O_TMPFILE) for a download: it vanishes with its last fd, so
+    /// an interrupted fetch leaves nothing behind.
+    Result<UniqueFd> temp_file();
 
     /// Remove one image (ID, unique ID prefix or name[:version]); refused while `in_use`
     /// lists it. Takes the exclusive store lock for the duration. Never writes a new file

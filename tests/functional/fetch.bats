@@ -119,7 +119,7 @@ fails_cleanly() {
 
 @test "fetch: unsupported transports say so" {
     fails_cleanly "fetch docker://busybox: docker images are not supported yet" fetch docker://busybox
-    fails_cleanly "fetch https://example.com/x.aci: https images are not supported yet" fetch https://example.com/x.aci
+    fails_cleanly "fetch ftp://example.com/x.aci: ftp images are not supported yet" fetch ftp://example.com/x.aci
     fails_cleanly "fetch oci:/tmp/layout: oci images are not supported yet" fetch oci:/tmp/layout
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "fetch/fetch.h"
+#include "fetch/http.h"
 
 #include <doctest/doctest.h>
 
@@ -21,4 +22,50 @@ TEST_CASE("references are classified by their text")
     CHECK(parse_ref("oci:/tmp/layout:tag").scheme == "oci");
     CHECK(parse_ref("oci-archive:x.tar").scheme == "oci-archive");
     CHECK(parse_ref("docker-archive:x.tar").scheme == "docker-archive");
+}
+
+TEST_CASE("http(s) URLs are fetched, other schemes are not supported yet")
+{
+    auto h = parse_ref("https://example.com/x.aci");
+    CHECK(h.kind == RefKind::Https);
+    CHECK(h.scheme == "https");
+    CHECK(parse_ref("http://example.com/x.aci").kind == RefKind::Https);
+    CHECK(parse_ref("HTTPS://example.com/x.aci").kind == RefKind::Https);
+    CHECK(parse_ref("ftp://example.com/x.aci").kind == RefKind::Unsupported);
+    CHECK(url_scheme("https://x") == Scheme::Https);
+    CHECK(url_scheme("http://x") == Scheme::Http);
+    CHECK(url_scheme("file:///x") == Scheme::Other);
+}
+
+TEST_CASE("HTTP status lines and headers")
+{
+    auto st = parse_status_line("HTTP/1.1 404 Not Found\r\n");
+    REQUIRE(st);
+    CHECK(st->code == 404);
+    CHECK(st->reason == "Not Found");
+    auto h2 = parse_status_line("HTTP/2 304 \r\n");
+    REQUIRE(h2);
+    CHECK(h2->code == 304);
+    CHECK(h2->reason.empty());
+    CHECK(!parse_status_line("ETag: \"x\"\r\n"));
+    CHECK(!parse_status_line("HTTP/1.1 abc Nope\r\n"));
+    auto e = parse_header("ETag:  \"abc\" \r\n");
+    REQUIRE(e);
+    CHECK(e->first == "etag");
+    CHECK(e->second == "\"abc\"");
+    CHECK(!parse_header("\r\n"));
+    CHECK(!parse_header("no colon here\r\n"));
+}
+
+TEST_CASE("Cache-Control max-age")
+{
+    CHECK(cache_max_age("") == -1);
+    CHECK(cache_max_age("public") == -1);
+    CHECK(cache_max_age("max-age=3600") == 3600);
+    CHECK(cache_max_age("public, Max-Age=60, must-revalidate") == 60);
+    CHECK(cache_max_age("max-age=\"30\"") == 30);
+    CHECK(cache_max_age("max-age=-5") == -1);
+    CHECK(cache_max_age("max-age=abc") == -1);
+    CHECK(cache_max_age("max-age=60, no-cache") == 0);
+    CHECK(cache_max_age("no-store") == 0);
 }

@@ -131,7 +131,7 @@ TEST_CASE("index: schema 1 migrates to 2 keeping rows; signed_by is stored and s
         == SQLITE_OK);
     sqlite3_close(db);
     auto idx = Index::open(path).release_value();
-    CHECK(*idx.schema_version() == 2);
+    CHECK(*idx.schema_version() == Index::current_schema_version());
     auto old = idx.get("sha512-old").release_value();
     REQUIRE(old);
     CHECK(old->name == "example.com/old");
@@ -143,4 +143,30 @@ TEST_CASE("index: schema 1 migrates to 2 keeping rows; signed_by is stored and s
     signed_image.signed_by = "0D6D090AEFBB52BE10897F3EE8AF40FC94D55726";
     REQUIRE(idx.insert(signed_image, nullptr));
     CHECK(idx.get(signed_image.id).release_value()->signed_by == signed_image.signed_by);
+}
+
+TEST_CASE("index: schema 3 adds the remote cache; entries go with their image")
+{
+    auto dir = TempDir::create("/tmp", "capsule-index-test-").release_value();
+    auto idx = Index::open(dir.path() + "/index.db").release_value();
+    CHECK(Index::current_schema_version() == 3);
+    auto img = image("e", "example.com/r", "1", 10);
+    REQUIRE(idx.insert(img, nullptr));
+    CHECK(!*idx.find_remote("https://example.com/r.aci"));
+    RemoteInfo r { "https://example.com/r.aci", "https://cdn.example.com/r.aci", "\"abc\"", 60, 1000, img.id };
+    REQUIRE(idx.record_remote(r));
+    auto got = idx.find_remote(r.url).release_value();
+    REQUIRE(got);
+    CHECK(got->resolved_url == r.resolved_url);
+    CHECK(got->etag == "\"abc\"");
+    CHECK(got->max_age == 60);
+    CHECK(got->fetched_at == 1000);
+    CHECK(got->image_id == img.id);
+    r.etag = "\"def\"";
+    r.max_age = -1;
+    REQUIRE(idx.record_remote(r)); // replaces
+    CHECK(idx.find_remote(r.url).release_value()->etag == "\"def\"");
+    CHECK(idx.find_remote(r.url).release_value()->max_age == -1);
+    CHECK(*idx.remove(img.id));
+    CHECK(!*idx.find_remote(r.url));
 }

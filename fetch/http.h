@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// HTTP(S) GET over libcurl (loaded on demand, fetch/curl_dl.h): TLS verified against the
+// system CA store (or SSL_CERT_FILE / SSL_CERT_DIR), redirects followed but bounded and
+// never downgraded to http unless allowed, connect and low-speed timeouts.
+
+#include "lib/result.h"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace capsule::fetch {
+
+enum class Scheme { Http, Https, Other };
+
+Scheme url_scheme(std::string_view url);
+
+struct HttpRequest {
+    std::string url;
+    bool allow_http { false };   ///< --insecure-options=http: plain http, and redirects to it
+    bool insecure_tls { false }; ///< --insecure-options=tls: no certificate verification
+    bool progress { false };     ///< a progress bar on stderr
+    std::string if_none_match;   ///< an ETag to revalidate with ("" for a plain GET)
+};
+
+struct HttpResponse {
+    long status { 0 };        ///< 200, or 304 when if_none_match still holds
+    std::string resolved_url; ///< after redirects
+    std::string etag;         ///< "" if the server sent none
+    int64_t max_age { -1 };   ///< Cache-Control max-age; 0 for no-cache/no-store; -1 if absent
+};
+
+/// Receives the body of a 200 response; returns false to abort (with an error set).
+using BodySink = std::function<Status(const char*, size_t)>;
+
+/// GET `req.url`. Anything but 200 or 304 is an error: "HTTP 404 Not Found" (errno ENOENT
+/// for 404 and 410), or libcurl's error text. The caller adds the URL as context.
+Result<HttpResponse> http_get(const HttpRequest& req, const BodySink& body);
+
+/// Pure helpers, exposed for unit tests.
+struct StatusLine {
+    long code { 0 };
+    std::string reason;
+};
+/// "HTTP/1.1 404 Not Found" -> {404, "Not Found"}; nullopt for anything else.
+std::optional<StatusLine> parse_status_line(std::string_view line);
+/// A header line "Name: value\r\n" -> {lowercased name, trimmed value}.
+std::optional<std::pair<std::string, std::string>> parse_header(std::string_view line);
+/// max-age from a Cache-Control value: seconds, 0 for no-cache/no-store, -1 when absent.
+int64_t cache_max_age(std::string_view cache_control);
+
+} // namespace capsule::fetch

@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: Apache-2.0
+# An HTTPS (or plain http) file server on 127.0.0.1 for the functional tests
+# (tests/lib/https_server.py), with a test CA made by openssl.
+#
+#   https_ca_setup DIR      a CA ($DIR/ca.pem) and a server certificate for 127.0.0.1 and
+#                           localhost ($DIR/server.pem, server.key); sets TEST_CA
+#   https_start ROOT [plain]  serve ROOT; sets HTTPS_PID, HTTPS_PORT, HTTPS_LOG, HTTPS_URL
+#   https_stop              kill the server by its PID
+#   https_requests          the request log, one "METHOD PATH if-none-match=…" per line
+
+https_ca_setup() {
+    local d=$1
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=capsule test CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2> /dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=127.0.0.1" -keyout "$d/server.key" -out "$d/server.csr" 2> /dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$d/ext.cnf"
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+        -days 2 -extfile "$d/ext.cnf" -out "$d/server.pem" 2> /dev/null
+    TEST_CA="$d/ca.pem"
+    export TEST_CA
+}
+
+https_start() {
+    local root=$1 mode=${2:-tls} state
+    state=$(mktemp -d "$TMP/https.XXXXXX")
+    HTTPS_LOG="$state/requests.log"
+    : > "$HTTPS_LOG"
+    local tls=(--cert "$(dirname "$TEST_CA")/server.pem" --key "$(dirname "$TEST_CA")/server.key")
+    local scheme=https
+    if [ "$mode" = plain ]; then
+        tls=()
+        scheme=http
+    fi
+    python3 "$TESTS_LIB/https_server.py" --root "$root" --port-file "$state/port" --log "$HTTPS_LOG" \
+        "${tls[@]}" > "$state/server.out" 2>&1 &
+    HTTPS_PID=$!
+    local i
+    for i in $(seq 100); do
+        [ -s "$state/port" ] && break
+        if ! kill -0 "$HTTPS_PID" 2> /dev/null; then
+            echo "https server failed to start:" >&2
+            cat "$state/server.out" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+    HTTPS_PORT=$(cat "$state/port")
+    # Listening once the port is written; check that it answers all the same.
+    for i in $(seq 100); do
+        if (exec 3<> "/dev/tcp/127.0.0.1/$HTTPS_PORT") 2> /dev/null; then
+            break
+        fi
+        sleep 0.05
+    done
+    HTTPS_URL="$scheme://127.0.0.1:$HTTPS_PORT"
+    export HTTPS_PID HTTPS_PORT HTTPS_LOG HTTPS_URL
+}
+
+https_stop() {
+    if [ -n "${HTTPS_PID:-}" ]; then
+        kill "$HTTPS_PID" 2> /dev/null || true
+        wait "$HTTPS_PID" 2> /dev/null || true
+        HTTPS_PID=
+    fi
+}
+
+https_requests() {
+    cat "$HTTPS_LOG"
+}
