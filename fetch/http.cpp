@@ -178,8 +178,16 @@ Result<HttpResponse> http_get(const HttpRequest& req, const BodySink& body)
     if (!curl)
         return Error::msg("libcurl: cannot create a transfer");
     std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers(nullptr, api.slist_free_all);
+    auto add_header = [&](const std::string& h) {
+        if (auto* l = api.slist_append(headers.get(), h.c_str())) {
+            (void)headers.release();
+            headers.reset(l);
+        }
+    };
     if (!req.if_none_match.empty())
-        headers.reset(api.slist_append(nullptr, ("If-None-Match: " + req.if_none_match).c_str()));
+        add_header("If-None-Match: " + req.if_none_match);
+    if (!req.authorization.empty())
+        add_header("Authorization: " + req.authorization);
 
     Transfer t;
     t.sink = &body;

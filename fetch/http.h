@@ -25,6 +25,8 @@ struct HttpRequest {
     bool insecure_tls { false }; ///< --insecure-options=tls: no certificate verification
     bool progress { false };     ///< a progress bar on stderr
     std::string if_none_match;   ///< an ETag to revalidate with ("" for a plain GET)
+    /// The Authorization header's value (auth.d); libcurl drops it on a redirect to another host.
+    std::string authorization;
 };
 
 struct HttpResponse {

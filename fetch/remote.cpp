@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // http(s) ACIs: download to an unnamed file in the store's tmp/, fetch URL.asc, verify
 // exactly as local files are, import, and remember the URL for the remote cache.
+#include "fetch/auth.h"
 #include "fetch/fetch_internal.h"
 #include "fetch/http.h"
 
@@ -20,9 +21,10 @@ int64_t now()
     return static_cast<int64_t>(std::time(nullptr));
 }
 
-HttpRequest request_for(const std::string& url, const FetchOptions& opts)
+HttpRequest request_for(const std::string& url, const FetchOptions& opts, const AuthHeaders& auth)
 {
     HttpRequest req;
+    req.authorization = auth_for(auth, url);
     req.url = url;
     req.allow_http = opts.insecure.has(Insecure::Http);
     req.insecure_tls = opts.insecure.has(Insecure::Tls);
@@ -44,7 +46,7 @@ Result<std::optional<store::ImageInfo>> usable_cached(
     return std::optional<store::ImageInfo>(info.release_value());
 }
 
-Result<std::string> download_signature(const std::string& url, const FetchOptions& opts)
+Result<std::string> download_signature(const std::string& url, const FetchOptions& opts, const AuthHeaders& auth)
 {
     std::string text;
     auto sink = [&](const char* data, size_t n) -> Status {
@@ -53,7 +55,7 @@ Result<std::string> download_signature(const std::string& url, const FetchOption
         text.append(data, n);
         return {};
     };
-    auto resp = http_get(request_for(url, opts), sink);
+    auto resp = http_get(request_for(url, opts, auth), sink);
     if (!resp && resp.error().code() == ENOENT)
         return not_signed("'" + url + "': " + resp.error().message());
     if (!resp)
@@ -113,8 +115,9 @@ Result<store::ImageInfo> fetch_remote(store::Store& store, const std::string& ur
     if (opts.insecure.has(Insecure::Tls) && scheme == Scheme::Https)
         spdlog::warn("warning: not verifying the TLS certificate of {} (--insecure-options=tls)", url);
 
+    auto auth = load_auth(opts.local_config, opts.system_config);
     auto file = TRY(store.temp_file());
-    auto req = request_for(url, opts);
+    auto req = request_for(url, opts, auth);
     req.progress = opts.progress;
     if (cached && !remote->etag.empty())
         req.if_none_match = remote->etag;
@@ -133,7 +136,7 @@ Result<store::ImageInfo> fetch_remote(store::Store& store, const std::string& ur
         return Error::from_errno("rewind download file");
     std::optional<openpgp::Signer> signer;
     if (verify) {
-        auto text = TRY(download_signature(url + ".asc", opts));
+        auto text = TRY(download_signature(url + ".asc", opts, auth));
         signer = TRY(verify_signature_text(store, text, "'" + url + ".asc'", file.get(), url, keys));
     }
     store::ImportOptions import;

@@ -23,6 +23,8 @@ setup() {
     cp "$TMP/www/app.aci" "$TMP/www/unsigned.aci"
     sign "$ED_FPR" "$TMP/www/app.aci"
     trust_key ed --prefix=example.com/app
+    # user:secret and a bearer token, for auth.d
+    HTTPS_AUTH=("Basic dXNlcjpzZWNyZXQ=" "Bearer tok-123")
     https_start "$TMP/www"
     export SSL_CERT_FILE=$TEST_CA
 }
@@ -169,7 +171,7 @@ requests() {
     run capc fetch --pull-policy=update "$HTTPS_URL/app.aci"
     assert_status 0
     [ "$output" = "$id" ]
-    [ "$(https_requests)" = "GET /app.aci if-none-match=$etag" ]
+    [ "$(https_requests)" = "GET /app.aci if-none-match=$etag authorization=" ]
     [ "$(store_count)" = 1 ]
 }
 
@@ -238,4 +240,41 @@ requests() {
     run unshare --mount sh -c "mount --bind /dev/null '$lib' && exec \"\$@\"" sh \
         "$CAPSULE" --dir="$DIR" --insecure-options=image fetch "$TMP/www/unsigned.aci"
     assert_status 0
+}
+
+# auth_file DIR NAME DOMAIN TYPE CREDENTIALS_JSON
+auth_file() {
+    mkdir -p "$1/auth.d"
+    printf '{"rktKind": "auth", "rktVersion": "v1", "domains": ["%s"], "type": "%s", "credentials": %s}\n' \
+        "$3" "$4" "$5" > "$1/auth.d/$2.json"
+}
+
+@test "https: auth.d credentials, basic and bearer, sent only to their domain" {
+    refused "capsule: fetch $HTTPS_URL/auth/app.aci: HTTP 401 Unauthorized" fetch "$HTTPS_URL/auth/app.aci"
+    # Another domain's credentials are not sent.
+    auth_file "$TMP/etc" other example.com basic '{"user": "user", "password": "secret"}'
+    refused "HTTP 401 Unauthorized" fetch "$HTTPS_URL/auth/app.aci"
+    grep -q ' authorization=$' "$HTTPS_LOG"
+    ! grep -q 'authorization=Basic' "$HTTPS_LOG"
+    # Basic, in the local config dir, for the host (any port).
+    auth_file "$TMP/etc" local 127.0.0.1 basic '{"user": "user", "password": "secret"}'
+    run --separate-stderr capc fetch "$HTTPS_URL/auth/app.aci"
+    assert_status 0
+    [[ "$output" =~ ^sha512-[0-9a-f]{128}$ ]]
+    [ "$(grep -c "^GET /auth/app.aci.asc .*authorization=Basic dXNlcjpzZWNyZXQ=$" "$HTTPS_LOG")" = 1 ]
+    # A bearer token (rkt's "oauth"), in the system config dir, for host:port.
+    rm -rf "$DIR" "$TMP/etc/auth.d"
+    auth_file "$TMP/usr" system "127.0.0.1:$HTTPS_PORT" oauth '{"token": "tok-123"}'
+    run --separate-stderr capc fetch "$HTTPS_URL/auth/app.aci"
+    assert_status 0
+    [[ "$output" =~ ^sha512-[0-9a-f]{128}$ ]]
+}
+
+@test "https: a malformed auth.d file is a warning, ignored" {
+    mkdir -p "$TMP/etc/auth.d"
+    echo '{"rktKind": "auth", "rktVersion": "v1", "domains": ["127.0.0.1"], "type": "magic", "credentials": {}}' \
+        > "$TMP/etc/auth.d/bad.json"
+    run --separate-stderr capc fetch "$HTTPS_URL/app.aci"
+    assert_status 0
+    [[ "$stderr" == *"capsule: warning: auth.d: '$TMP/etc/auth.d/bad.json': \"type\" must be basic or oauth (a bearer token), not \"magic\", ignoring"* ]]
 }

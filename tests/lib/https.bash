@@ -5,8 +5,9 @@
 #   https_ca_setup DIR      a CA ($DIR/ca.pem) and a server certificate for 127.0.0.1 and
 #                           localhost ($DIR/server.pem, server.key); sets TEST_CA
 #   https_start ROOT [plain]  serve ROOT; sets HTTPS_PID, HTTPS_PORT, HTTPS_LOG, HTTPS_URL
+#                           (/auth/PATH accepts the Authorization values in HTTPS_AUTH, an array)
 #   https_stop              kill the server by its PID
-#   https_requests          the request log, one "METHOD PATH if-none-match=…" per line
+#   https_requests          the request log, one "METHOD PATH if-none-match=… authorization=…" per line
 
 https_ca_setup() {
     local d=$1
@@ -33,8 +34,12 @@ https_start() {
         tls=()
         scheme=http
     fi
+    local auth=() a
+    for a in "${HTTPS_AUTH[@]}"; do
+        auth+=(--auth "$a")
+    done
     python3 "$TESTS_LIB/https_server.py" --root "$root" --port-file "$state/port" --log "$HTTPS_LOG" \
-        "${tls[@]}" > "$state/server.out" 2>&1 &
+        "${tls[@]}" "${auth[@]}" > "$state/server.out" 2>&1 &
     HTTPS_PID=$!
     local i
     for i in $(seq 100); do

@@ -12,9 +12,10 @@ SHA-256) and answer If-None-Match with 304. Special paths:
     /redirect/PATH    302 to /PATH
     /redirect/URL     302 to URL (http://… or https://…)
     /loop             302 to /loop, forever
+    /auth/PATH        PATH, only with an Authorization header given by --auth (else 401)
     anything missing  404 Not Found
 
-Each request is logged as one line: "METHOD PATH if-none-match=VALUE".
+Each request is logged as one line: "METHOD PATH if-none-match=VALUE authorization=VALUE".
 """
 
 import argparse
@@ -25,7 +26,7 @@ import ssl
 import sys
 
 
-def make_handler(root, log):
+def make_handler(root, log, auth):
     class Handler(http.server.BaseHTTPRequestHandler):
         server_version = "capsule-test"
 
@@ -63,10 +64,17 @@ def make_handler(root, log):
 
         def do_GET(self):
             with open(log, "a") as f:
-                f.write("%s %s if-none-match=%s\n" % (self.command, self.path, self.headers.get("If-None-Match", "")))
+                f.write("%s %s if-none-match=%s authorization=%s\n" % (
+                    self.command, self.path, self.headers.get("If-None-Match", ""),
+                    self.headers.get("Authorization", "")))
             p = self.path.split("?", 1)[0]
             if p == "/loop":
                 self.redirect("/loop")
+            elif p.startswith("/auth/"):
+                if self.headers.get("Authorization") in auth:
+                    self.send_file(p[len("/auth"):], [])
+                else:
+                    self.send_error(401, "Unauthorized")
             elif p.startswith("/redirect/http"):
                 self.redirect(p[len("/redirect/"):])
             elif p.startswith("/redirect/"):
@@ -86,8 +94,9 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--auth", action="append", default=[])
     a = ap.parse_args()
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_handler(a.root, a.log))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_handler(a.root, a.log, a.auth))
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.cert, a.key)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "fetch/auth.h"
 #include "fetch/fetch.h"
 #include "fetch/http.h"
 
@@ -68,4 +69,35 @@ TEST_CASE("Cache-Control max-age")
     CHECK(cache_max_age("max-age=abc") == -1);
     CHECK(cache_max_age("max-age=60, no-cache") == 0);
     CHECK(cache_max_age("no-store") == 0);
+}
+
+TEST_CASE("auth.d: rkt's format, basic and oauth (bearer)")
+{
+    CHECK(base64("") == "");
+    CHECK(base64("f") == "Zg==");
+    CHECK(base64("fo") == "Zm8=");
+    CHECK(base64("foo") == "Zm9v");
+    CHECK(base64("user:secret") == "dXNlcjpzZWNyZXQ=");
+    AuthHeaders auth;
+    REQUIRE(parse_auth_file(R"({"rktKind": "auth", "rktVersion": "v1", "domains": ["Example.com", "b.org:8443"],
+        "type": "basic", "credentials": {"user": "user", "password": "secret"}})",
+        auth));
+    REQUIRE(parse_auth_file(R"({"rktKind": "auth", "rktVersion": "v1", "domains": ["c.net", "example.com"],
+        "type": "oauth", "credentials": {"token": "t0k"}})",
+        auth));
+    CHECK(auth_for(auth, "https://example.com/x.aci") == "Basic dXNlcjpzZWNyZXQ="); // first file wins
+    CHECK(auth_for(auth, "https://u@EXAMPLE.com:443/x.aci") == "Basic dXNlcjpzZWNyZXQ=");
+    CHECK(auth_for(auth, "https://c.net/x") == "Bearer t0k");
+    CHECK(auth_for(auth, "https://b.org:8443/x") == "Basic dXNlcjpzZWNyZXQ=");
+    CHECK(auth_for(auth, "https://b.org/x").empty()); // the port is part of that domain
+    CHECK(auth_for(auth, "https://evil.example.com/x").empty());
+    CHECK(url_authority("https://user:pw@Host.example:8080/p?q") == "host.example:8080");
+    CHECK(!parse_auth_file("[]", auth));
+    CHECK(!parse_auth_file(R"({"rktKind": "auth", "rktVersion": "v2", "domains": ["a"]})", auth));
+    CHECK(!parse_auth_file(R"({"rktKind": "auth", "rktVersion": "v1", "domains": [], "type": "basic"})", auth));
+    auto bad = parse_auth_file(
+        R"({"rktKind": "auth", "rktVersion": "v1", "domains": ["a"], "type": "basic", "credentials": {"user": "u"}})",
+        auth);
+    REQUIRE(!bad);
+    CHECK(bad.error().message() == "credentials need a non-empty \"password\"");
 }
