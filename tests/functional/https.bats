@@ -72,6 +72,17 @@ requests() {
         fetch "$HTTPS_URL/app.aci"
 }
 
+@test "https: a certificate for another host is refused, nothing stored" {
+    https_stop
+    https_start "$TMP/www" other
+    refused "capsule: fetch $HTTPS_URL/app.aci: SSL: no alternative certificate subject name matches target host name '127.0.0.1'" \
+        fetch "$HTTPS_URL/app.aci"
+}
+
+@test "https: a truncated download is refused, nothing stored" {
+    refused "capsule: fetch $HTTPS_URL/truncate/app.aci: transfer closed with" fetch "$HTTPS_URL/truncate/app.aci"
+}
+
 @test "https: SSL_CERT_DIR is honoured as OpenSSL programs do" {
     unset SSL_CERT_FILE
     mkdir "$TMP/certs"

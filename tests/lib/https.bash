@@ -3,8 +3,9 @@
 # (tests/lib/https_server.py), with a test CA made by openssl.
 #
 #   https_ca_setup DIR      a CA ($DIR/ca.pem) and a server certificate for 127.0.0.1 and
-#                           localhost ($DIR/server.pem, server.key); sets TEST_CA
-#   https_start ROOT [plain]  serve ROOT; sets HTTPS_PID, HTTPS_PORT, HTTPS_LOG, HTTPS_URL
+#                           localhost ($DIR/server.pem, server.key), and one for other.example
+#                           ($DIR/other.pem, other.key); sets TEST_CA
+#   https_start ROOT [plain|other]  serve ROOT (other: with the other.example certificate); sets HTTPS_PID, HTTPS_PORT, HTTPS_LOG, HTTPS_URL
 #                           (/auth/PATH accepts the Authorization values in HTTPS_AUTH, an array)
 #   https_stop              kill the server by its PID
 #   https_requests          the request log, one "METHOD PATH if-none-match=… authorization=…" per line
@@ -19,6 +20,12 @@ https_ca_setup() {
     printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$d/ext.cnf"
     openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
         -days 2 -extfile "$d/ext.cnf" -out "$d/server.pem" 2> /dev/null
+    # A certificate the same CA issued for another host.
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=other.example" -keyout "$d/other.key" -out "$d/other.csr" 2> /dev/null
+    printf 'subjectAltName=DNS:other.example\n' > "$d/other.cnf"
+    openssl x509 -req -in "$d/other.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+        -days 2 -extfile "$d/other.cnf" -out "$d/other.pem" 2> /dev/null
     TEST_CA="$d/ca.pem"
     export TEST_CA
 }
@@ -33,6 +40,8 @@ https_start() {
     if [ "$mode" = plain ]; then
         tls=()
         scheme=http
+    elif [ "$mode" = other ]; then
+        tls=(--cert "$(dirname "$TEST_CA")/other.pem" --key "$(dirname "$TEST_CA")/other.key")
     fi
     local auth=() a
     for a in "${HTTPS_AUTH[@]}"; do

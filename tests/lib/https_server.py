@@ -12,6 +12,7 @@ SHA-256) and answer If-None-Match with 304. Special paths:
     /redirect/PATH    302 to /PATH
     /redirect/URL     302 to URL (http://… or https://…)
     /loop             302 to /loop, forever
+    /truncate/PATH    PATH's headers, then half its bytes, then the connection is closed
     /auth/PATH        PATH, only with an Authorization header given by --auth (else 401)
     anything missing  404 Not Found
 
@@ -33,7 +34,7 @@ def make_handler(root, log, auth):
         def log_message(self, fmt, *args):
             pass
 
-        def send_file(self, rel, extra_headers):
+        def send_file(self, rel, extra_headers, truncate=False):
             path = os.path.realpath(os.path.join(root, rel.lstrip("/")))
             if not path.startswith(os.path.realpath(root) + os.sep) or not os.path.isfile(path):
                 self.send_error(404, "Not Found")
@@ -54,6 +55,11 @@ def make_handler(root, log, auth):
             for k, v in headers:
                 self.send_header(k, v)
             self.end_headers()
+            if truncate:
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
             self.wfile.write(data)
 
         def redirect(self, to):
@@ -70,6 +76,8 @@ def make_handler(root, log, auth):
             p = self.path.split("?", 1)[0]
             if p == "/loop":
                 self.redirect("/loop")
+            elif p.startswith("/truncate/"):
+                self.send_file(p[len("/truncate"):], [], truncate=True)
             elif p.startswith("/auth/"):
                 if self.headers.get("Authorization") in auth:
                     self.send_file(p[len("/auth"):], [])
