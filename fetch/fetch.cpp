@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "fetch/fetch.h"
 
+#include "fetch/discovery.h"
 #include "fetch/fetch_internal.h"
 #include "fetch/http.h"
 #include "fetch/trust.h"
+#include "lib/appc/types.h"
 #include "lib/fs.h"
 
 #include <ctime>
@@ -129,6 +131,26 @@ return verified(std::move(info));
 
 } // namespace capsule::fetch
 
+namespace {
+
+/// name[:version] through appc meta discovery, then as any https image.
+Result<store::ImageInfo> fetch_by_name(store::Store& store, const std::string& ref, const FetchOptions& opts)
+{
+    std::string name = ref;
+    std::map<std::string, std::string> labels;
+    if (auto colon = ref.find(':'); colon != std::string::npos) {
+        name = ref.substr(0, colon);
+        labels["version"] = ref.substr(colon + 1);
+    }
+    if (!appc::is_ac_name(name))
+        return Error("fetch " + ref + ": not an image ID (sha512-…) or a valid image name", EINVAL);
+    DiscoveryOptions d { opts.insecure.has(Insecure::Http), opts.insecure.has(Insecure::Tls) };
+    auto ep = TRY(discover_image(name, labels, d));
+    return fetch_remote(store, ep.aci, opts, Discovered { name, ep.asc }).wrap("fetch " + ref + " (" + ep.aci + ")");
+}
+
+} // namespace
+
 ParsedRef parse_ref(std::string_view ref)
 {
     if (auto s = url_scheme(ref); s == Scheme::Http || s == Scheme::Https)
@@ -163,10 +185,10 @@ Result<store::ImageInfo> fetch_image(store::Store& store, std::string_view ref, 
         return store.resolve(ref).wrap("fetch");
     case RefKind::Name: {
         auto found = store.resolve(ref);
-        if (found || opts.pull_policy == PullPolicy::Never || found.error().code() != ENOENT)
+        if (opts.pull_policy == PullPolicy::Never || (!found && found.error().code() != ENOENT)
+            || (found && opts.pull_policy == PullPolicy::New))
             return std::move(found).wrap("fetch");
-        return Error(
-            "fetch " + r + ": not in the store, and fetching by name (appc discovery) is not supported yet", ENOTSUP);
+        return fetch_by_name(store, r, opts);
     }
     }
     return Error::msg("fetch " + r + ": unknown reference");

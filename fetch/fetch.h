@@ -27,6 +27,9 @@ struct FetchOptions {
     /// Where trusted keys live (trustedkeys/ under each; the local dir wins).
     std::string local_config { "/etc/capsule" };
     std::string system_config { "/usr/lib/capsule" };
+    /// --trust-keys-from-https: when an image fetched by name is signed by an unknown key,
+    /// trust the keys its name's discovery publishes (ac-discovery-pubkeys) for their prefix.
+    bool trust_keys_from_https { false };
     /// Called once an image's signature has been verified and its signer found trusted
     /// for its name (not for images answered from the store without reading them).
     std::function<void(const store::ImageInfo&, const openpgp::Signer&)> on_verified;
@@ -48,10 +51,10 @@ struct ParsedRef {
 
 ParsedRef parse_ref(std::string_view ref);
 
-/// Fetch `ref` (a path to an ACI file or an http(s) URL of one; later docker://, oci:…)
-/// into the store and return the stored image. A URL fetched before is answered from the
-/// store (`new`), revalidated with its ETag (`update`) or never fetched (`never`). A ref that names a stored image (ID
-/// prefix or name[:version]) is returned from the store unless the pull policy says otherwise.
+/// Fetch `ref` (a path to an ACI file, an http(s) URL of one, or an appc name[:version]
+/// found by meta discovery; later docker://, oci:…) into the store and return the stored image. A URL fetched before is
+/// answered from the store (`new`), revalidated with its ETag (`update`) or never fetched (`never`). A ref that names a
+/// stored image (ID prefix or name[:version]) is returned from the store unless the pull policy says otherwise.
 Result<store::ImageInfo> fetch_image(store::Store&, std::string_view ref, const FetchOptions&);
 
 } // namespace capsule::fetch

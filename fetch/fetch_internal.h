@@ -25,7 +25,14 @@ Result<openpgp::Signer> verify_signature_text(store::Store&, std::string_view te
 /// The signer must be trusted for `name` (a prefix key or a root key).
 Status check_trusted_for(const std::vector<TrustedKey>&, const openpgp::Signer&, const std::string& name);
 
+/// Where a remote image came from, when it was found by discovery.
+struct Discovered {
+    std::string name; ///< the name discovery was asked for
+    std::string asc;  ///< the signature's URL (else the image's URL + ".asc")
+};
+
 /// Fetch an http(s) URL of an ACI and its `.asc`, honouring the remote cache.
-Result<store::ImageInfo> fetch_remote(store::Store&, const std::string& url, const FetchOptions&);
+Result<store::ImageInfo> fetch_remote(
+    store::Store&, const std::string& url, const FetchOptions&, const std::optional<Discovered>& discovered = {});
 
 } // namespace capsule::fetch

@@ -2,6 +2,7 @@
 // http(s) ACIs: download to an unnamed file in the store's tmp/, fetch URL.asc, verify
 // exactly as local files are, import, and remember the URL for the remote cache.
 #include "fetch/auth.h"
+#include "fetch/discovery.h"
 #include "fetch/fetch_internal.h"
 #include "fetch/http.h"
 
@@ -77,9 +78,30 @@ Status write_all(int fd, const char* data, size_t n)
     return {};
 }
 
+/// --trust-keys-from-https: trust the keys `name`'s discovery publishes, each for the
+/// prefix its meta tag names, loudly.
+Status trust_discovered_keys(const std::string& name, const FetchOptions& opts)
+{
+    DiscoveryOptions d { opts.insecure.has(Insecure::Http), opts.insecure.has(Insecure::Tls) };
+    auto found = TRY(discover_pubkeys(name, d));
+    for (auto& k : found) {
+        auto text = TRY_CTX(fetch_text(k.url, d), "fetch key " + k.url);
+        auto certs = TRY_CTX(openpgp::parse_certificates(text), "key " + k.url);
+        if (certs.size() != 1)
+            return Error::msg("key " + k.url + ": holds " + std::to_string(certs.size()) + " keys, not one");
+        TRY_CTX(check_trust_prefix(k.prefix), "key " + k.url + ": prefix");
+        auto path = TRY_CTX(add_trusted_key(opts.local_config, k.prefix, text), "key " + k.url);
+        spdlog::warn("warning: trusting key {} for prefix \"{}\", fetched from {} (--trust-keys-from-https); "
+                     "written to {}",
+            certs.front().fingerprint(), k.prefix, k.url, path);
+    }
+    return {};
+}
+
 } // namespace
 
-Result<store::ImageInfo> fetch_remote(store::Store& store, const std::string& url, const FetchOptions& opts)
+Result<store::ImageInfo> fetch_remote(
+    store::Store& store, const std::string& url, const FetchOptions& opts, const std::optional<Discovered>& discovered)
 {
     auto scheme = url_scheme(url);
     if (scheme == Scheme::Http && !opts.insecure.has(Insecure::Http))
@@ -136,8 +158,18 @@ Result<store::ImageInfo> fetch_remote(store::Store& store, const std::string& ur
         return Error::from_errno("rewind download file");
     std::optional<openpgp::Signer> signer;
     if (verify) {
-        auto text = TRY(download_signature(url + ".asc", opts, auth));
-        signer = TRY(verify_signature_text(store, text, "'" + url + ".asc'", file.get(), url, keys));
+        auto asc = discovered ? discovered->asc : url + ".asc";
+        auto text = TRY(download_signature(asc, opts, auth));
+        auto verified = verify_signature_text(store, text, "'" + asc + "'", file.get(), url, keys);
+        if (!verified && verified.error().code() == ENOKEY && discovered && opts.trust_keys_from_https) {
+            TRY_CTX(trust_discovered_keys(discovered->name, opts), "--trust-keys-from-https");
+            keys = TRY(load_trusted_keys(opts.local_config, opts.system_config));
+            verified = verify_signature_text(store, text, "'" + asc + "'", file.get(), url, keys);
+            // Naming the unknown signer's image read the file: the store reads from offset 0.
+            if (::lseek(file.get(), 0, SEEK_SET) < 0)
+                return Error::from_errno("rewind download file");
+        }
+        signer = TRY(std::move(verified));
     }
     store::ImportOptions import;
     if (signer) {

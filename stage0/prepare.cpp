@@ -47,6 +47,7 @@ Result<Fetched> fetch_images(store::Store& store, const PrepareContext& ctx, con
     opts.insecure = insecure;
     opts.local_config = ctx.local_config;
     opts.system_config = ctx.system_config;
+    opts.trust_keys_from_https = ctx.trust_keys_from_https;
     for (auto& app : spec.apps) {
         auto info = TRY_CTX(fetch::fetch_image(store, app.image, opts), "image '" + app.image + "'");
         auto manifest = TRY_CTX(store.manifest(info.id), "image " + info.id);

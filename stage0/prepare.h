@@ -18,6 +18,7 @@ struct PrepareContext {
     std::string system_config;                   ///< --system-config (stage1 images)
     InsecureOptions insecure;                    ///< global --insecure-options
     std::string local_config { "/etc/capsule" }; ///< --local-config (trusted keys)
+    bool trust_keys_from_https { false };        ///< --trust-keys-from-https
 };
 
 /// Pod-level run choices made at prepare time and used by run-prepared (stage0's own file

@@ -34,6 +34,7 @@ Result<int> run(const GlobalOptions& g, const Options& o)
     fo.insecure = g.insecure;
     fo.local_config = g.local_config;
     fo.system_config = g.system_config;
+    fo.trust_keys_from_https = g.trust_keys_from_https;
     if (!g.quiet)
         fo.on_verified = [](const store::ImageInfo& info, const openpgp::Signer& s) {
             std::fprintf(stderr, "capsule: signature verified for %s by key %s%s\n", info.name.c_str(),

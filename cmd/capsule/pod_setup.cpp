@@ -62,7 +62,8 @@ Result<std::optional<stage0::LockedPod>> prepare_from_args(
     auto& spec = parsed.spec;
     GlobalOptions local = g;
     TRY(apply_globals(local, parsed.globals));
-    stage0::PrepareContext ctx { local.dir, local.system_config, local.insecure, local.local_config };
+    stage0::PrepareContext ctx { local.dir, local.system_config, local.insecure, local.local_config,
+        local.trust_keys_from_https };
     auto pod = TRY(stage0::prepare_pod(ctx, spec));
     if (spec.uuid_file_save) {
         if (auto r = write_file(*spec.uuid_file_save, pod.uuid() + "\n"); !r) {

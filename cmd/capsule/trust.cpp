@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// capsule trust [--prefix=PREFIX | --root] KEY...: add armored OpenPGP public keys to the
-// local trust store, after showing their fingerprint (and asking, on a TTY).
+// capsule trust [--prefix=PREFIX | --root] KEY...: add armored OpenPGP public keys (files
+// or https URLs, or found by appc discovery for PREFIX) to the local trust store, after
+// showing their fingerprint (and asking, on a TTY).
 #include "fetch/trust.h"
 #include "cmd/capsule/command.h"
+#include "fetch/discovery.h"
+#include "fetch/http.h"
 #include "lib/fs.h"
 
 #include <cstdio>
@@ -35,6 +38,15 @@ bool confirm(const std::string& what, const std::string& fingerprint, const std:
     return answer == "yes" || answer == "y";
 }
 
+/// The text of a KEY argument: a file, or an http(s) URL fetched with TLS verified.
+Result<std::string> read_key(const GlobalOptions& g, const std::string& key)
+{
+    if (fetch::url_scheme(key) == fetch::Scheme::Other)
+        return read_file(key).wrap("trust: " + key);
+    fetch::DiscoveryOptions d { g.insecure.has(Insecure::Http), g.insecure.has(Insecure::Tls) };
+    return fetch::fetch_text(key, d).wrap("trust: " + key);
+}
+
 Result<int> run(const GlobalOptions& g, const Options& o)
 {
     if (o.root == !o.prefix.empty())
@@ -44,23 +56,22 @@ Result<int> run(const GlobalOptions& g, const Options& o)
         TRY_CTX(fetch::check_trust_prefix(o.prefix), "trust: --prefix");
         prefix = o.prefix;
     }
-    if (o.keys.empty()) {
-        if (prefix)
-            return Error("trust: --prefix=" + o.prefix
-                    + " without KEY: appc discovery of keys is not supported yet; give the key file",
-                ENOTSUP);
+    if (o.keys.empty() && !prefix)
         return Error::msg("trust: --root needs a KEY file");
-    }
     bool tty = ::isatty(STDIN_FILENO);
     if (!o.skip_review && !tty)
         return Error::msg("trust: stdin is not a terminal, so the fingerprint cannot be reviewed; pass "
                           "--skip-fingerprint-review to trust the key without review");
+    std::vector<std::string> urls = o.keys;
+    if (o.keys.empty()) {
+        // appc discovery of the prefix's keys (ac-discovery-pubkeys).
+        fetch::DiscoveryOptions d { g.insecure.has(Insecure::Http), g.insecure.has(Insecure::Tls) };
+        for (auto& k : TRY_CTX(fetch::discover_pubkeys(*prefix, d), "trust"))
+            urls.push_back(k.url);
+    }
     std::string scope = prefix ? "prefix \"" + *prefix + "\"" : "all images (root key)";
-    for (auto& key : o.keys) {
-        if (key.starts_with("https://") || key.starts_with("http://"))
-            return Error(
-                "trust: " + key + ": fetching keys from URLs is not supported yet; download the key file", ENOTSUP);
-        auto text = TRY_CTX(read_file(key), "trust: " + key);
+    for (auto& key : urls) {
+        auto text = TRY(read_key(g, key));
         if (!openpgp::is_armored(text))
             return Error("trust: " + key + ": not an armored OpenPGP public key", EINVAL);
         auto certs = TRY_CTX(openpgp::parse_certificates(text), "trust: " + key);
@@ -86,11 +97,14 @@ void setup(CommandContext& ctx)
 {
     auto o = std::make_shared<Options>();
     auto* sub = add_subcommand(ctx, "trust", "Trust an OpenPGP public key to sign images");
-    sub->footer("KEY is a file holding one armored OpenPGP public key, as gpg exports it. It is written\n"
+    sub->footer("KEY is a file or an https URL holding one armored OpenPGP public key, as gpg exports\n"
+                "it. With --prefix and no KEY, the keys are found by appc discovery of PREFIX\n"
+                "(ac-discovery-pubkeys meta tags at https://PREFIX?ac-discovery=1 or its parents).\n"
+                "Each key is written\n"
                 "to <local-config>/trustedkeys/prefix.d/PREFIX/<fingerprint>, or root.d/ with --root.\n"
                 "The fingerprint is shown and confirmed on a terminal; without one, pass\n"
                 "--skip-fingerprint-review.");
-    sub->add_option("KEY", o->keys, "Armored public key files");
+    sub->add_option("KEY", o->keys, "Armored public key files or https URLs");
     sub->add_option("--prefix", o->prefix, "Trust the keys for images whose name is PREFIX or below it");
     sub->add_flag("--root", o->root, "Trust the keys for every image");
     sub->add_flag("--skip-fingerprint-review", o->skip_review, "Do not ask to confirm the fingerprint");

@@ -125,7 +125,8 @@ fails_cleanly() {
 
 @test "fetch: unknown name or ID" {
     fails_cleanly "fetch: image example.com/nothing: not found in the store" fetch --pull-policy=never example.com/nothing
-    fails_cleanly "example.com/nothing: not in the store, and fetching by name (appc discovery) is not supported yet" fetch example.com/nothing
+    # Not in the store: appc discovery is asked, and finds nothing (.invalid never resolves).
+    fails_cleanly "discovery of nothing.invalid/app: no ac-discovery template at https://nothing.invalid/app?ac-discovery=1 or its parents" fetch nothing.invalid/app
     fails_cleanly "fetch: image sha512-abc: not found in the store" fetch sha512-abc
 }
 

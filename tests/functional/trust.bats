@@ -70,8 +70,7 @@ refused() {
     refused "trust: $TMP/bad.asc: " trust --skip-fingerprint-review --root "$TMP/bad.asc"
     refused "trust: $TMP/missing.asc: open '$TMP/missing.asc': No such file or directory" trust --skip-fingerprint-review --root "$TMP/missing.asc"
     refused "trust: --prefix: prefix '../etc' is not a valid appc name prefix" trust --skip-fingerprint-review --prefix=../etc "$KEYS/rsa.asc"
-    refused "trust: https://example.com/key.asc: fetching keys from URLs is not supported yet" trust --skip-fingerprint-review --root https://example.com/key.asc
-    refused "appc discovery of keys is not supported yet" trust --prefix=example.com/app
+    refused "trust: http://127.0.0.1:1/key.asc: plain http is refused; pass --insecure-options=http to allow it" trust --skip-fingerprint-review --root http://127.0.0.1:1/key.asc
 }
 
 @test "trust: --help lists every flag" {

@@ -6,7 +6,8 @@
 #                           localhost ($DIR/server.pem, server.key), and one for other.example
 #                           ($DIR/other.pem, other.key); sets TEST_CA
 #   https_start ROOT [plain|other]  serve ROOT (other: with the other.example certificate); sets HTTPS_PID, HTTPS_PORT, HTTPS_LOG, HTTPS_URL
-#                           (/auth/PATH accepts the Authorization values in HTTPS_AUTH, an array)
+#                           (/auth/PATH accepts the Authorization values in HTTPS_AUTH, an array;
+#                           HTTPS_BIND_PORT, if set, is the port to listen on instead of any free one)
 #   https_stop              kill the server by its PID
 #   https_requests          the request log, one "METHOD PATH if-none-match=… authorization=…" per line
 
@@ -48,7 +49,7 @@ https_start() {
         auth+=(--auth "$a")
     done
     python3 "$TESTS_LIB/https_server.py" --root "$root" --port-file "$state/port" --log "$HTTPS_LOG" \
-        "${tls[@]}" "${auth[@]}" > "$state/server.out" 2>&1 &
+        --port "${HTTPS_BIND_PORT:-0}" "${tls[@]}" "${auth[@]}" > "$state/server.out" 2>&1 &
     HTTPS_PID=$!
     local i
     for i in $(seq 100); do

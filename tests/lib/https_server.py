@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """A small file server for the functional tests, on 127.0.0.1 only.
 
-    https_server.py --root DIR --port-file FILE --log FILE [--cert CERT --key KEY]
+    https_server.py --root DIR --port-file FILE --log FILE [--cert CERT --key KEY] [--port N]
 
-Without --cert it speaks plain http. It binds port 0 and writes the port it got to
---port-file once it listens. Files under --root are served with a strong ETag (their
+Without --cert it speaks plain http. It binds --port (default 0, any free port) and
+writes the port it got to --port-file once it listens. Files under --root are served with a strong ETag (their
 SHA-256) and answer If-None-Match with 304. Special paths:
 
     /fresh/PATH       PATH, with Cache-Control: max-age=3600
@@ -14,6 +14,7 @@ SHA-256) and answer If-None-Match with 304. Special paths:
     /loop             302 to /loop, forever
     /truncate/PATH    PATH's headers, then half its bytes, then the connection is closed
     /auth/PATH        PATH, only with an Authorization header given by --auth (else 401)
+    PATH?ac-discovery=1  appc discovery: the file discovery/PATH.html (/discovery.html for /)
     anything missing  404 Not Found
 
 Each request is logged as one line: "METHOD PATH if-none-match=VALUE authorization=VALUE".
@@ -73,8 +74,10 @@ def make_handler(root, log, auth):
                 f.write("%s %s if-none-match=%s authorization=%s\n" % (
                     self.command, self.path, self.headers.get("If-None-Match", ""),
                     self.headers.get("Authorization", "")))
-            p = self.path.split("?", 1)[0]
-            if p == "/loop":
+            p, _, query = self.path.partition("?")
+            if "ac-discovery=1" in query.split("&"):
+                self.send_file("/discovery" + p.rstrip("/") + ".html", [])
+            elif p == "/loop":
                 self.redirect("/loop")
             elif p.startswith("/truncate/"):
                 self.send_file(p[len("/truncate"):], [], truncate=True)
@@ -103,8 +106,9 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--auth", action="append", default=[])
+    ap.add_argument("--port", type=int, default=0)
     a = ap.parse_args()
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_handler(a.root, a.log, a.auth))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), make_handler(a.root, a.log, a.auth))
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.cert, a.key)
