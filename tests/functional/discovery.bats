@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # appc meta discovery: fetch by name, trust --prefix without KEY, keys over https and
 # --trust-keys-from-https, against the test https server on 127.0.0.1:443 (names need a
-# host without a port, so the server takes port 443; a lock keeps bats files that want
-# the port from colliding) with a certificate for localhost.
+# host without a port, so the server takes port 443, and a plain one port 80; a lock keeps
+# bats files that want the ports from colliding) with a certificate for localhost.
 
 bats_require_minimum_version 1.5.0
 
@@ -30,6 +30,7 @@ setup() {
         fi
         skip "port 443 is in use"
     fi
+    PLAIN_PID=
     W="$TMP/www"
     mkdir -p "$W/discovery" "$W/images/localhost" "$W/keys"
     make_aci "$W/images/localhost/app-1.36-linux-amd64.aci" localhost/app
@@ -40,6 +41,10 @@ setup() {
 }
 teardown() {
     https_stop
+    if [ -n "${PLAIN_PID:-}" ]; then
+        kill "$PLAIN_PID" 2> /dev/null || true
+        wait "$PLAIN_PID" 2> /dev/null || true
+    fi
     exec 9>&-
     capsule_teardown
 }
@@ -194,4 +199,26 @@ ACI_URL=https://localhost/images/localhost/app-1.36-linux-amd64.aci
     assert_status 0
     assert_output_contains "hello from busybox"
     [ -f "$TMP/etc/trustedkeys/prefix.d/localhost/app/${ED_FPR,,}" ]
+}
+
+@test "discovery: plain http is asked only with --insecure-options=http" {
+    if (exec 3<> /dev/tcp/127.0.0.1/80) 2> /dev/null; then
+        [ "${CI:-}" != true ] || { echo "port 80 is in use" >&2; return 1; }
+        skip "port 80 is in use"
+    fi
+    local P="$TMP/plain" tls_pid=$HTTPS_PID tls_log=$HTTPS_LOG
+    mkdir -p "$P/discovery" "$P/images/localhost"
+    cp "$W/images/localhost/app-1.36-linux-amd64.aci"* "$P/images/localhost/"
+    W=$P page app "ac-discovery localhost/app http://localhost/images/{name}-{version}-{os}-{arch}.{ext}"
+    HTTPS_BIND_PORT=80 https_start "$P" plain
+    PLAIN_PID=$HTTPS_PID
+    HTTPS_PID=$tls_pid HTTPS_LOG=$tls_log
+    trust_key ed --prefix=localhost/app
+    refused "capsule: discovery of localhost/app: no ac-discovery template at https://localhost/app?ac-discovery=1 or its parents" \
+        fetch localhost/app:1.36
+    run --separate-stderr capc --insecure-options=http fetch localhost/app:1.36
+    assert_status 0
+    [[ "$stderr" == *"warning: fetching http://localhost/images/localhost/app-1.36-linux-amd64.aci over plain http"* ]]
+    [ "$(sqlite3 "$DIR/store/index.db" 'SELECT origin FROM images')" \
+        = http://localhost/images/localhost/app-1.36-linux-amd64.aci ]
 }
