@@ -125,8 +125,13 @@ fails_cleanly() {
 
 @test "fetch: unknown name or ID" {
     fails_cleanly "fetch: image example.com/nothing: not found in the store" fetch --pull-policy=never example.com/nothing
-    # Not in the store: appc discovery is asked, and finds nothing (.invalid never resolves).
-    fails_cleanly "discovery of nothing.invalid/app: no ac-discovery template at https://nothing.invalid/app?ac-discovery=1 or its parents" fetch nothing.invalid/app
+    # Not in the store: appc discovery is asked, and finds nothing. The name's host is
+    # localhost, with nothing on port 443 while the lock discovery.bats takes is held, so
+    # the attempt stays on this machine (no DNS query, no traffic elsewhere).
+    exec 9> /tmp/capsule-test-443.lock
+    flock -w 300 9
+    fails_cleanly "discovery of localhost/nothing: no ac-discovery template at https://localhost/nothing?ac-discovery=1 or its parents" fetch localhost/nothing
+    exec 9>&-
     fails_cleanly "fetch: image sha512-abc: not found in the store" fetch sha512-abc
 }
 
