@@ -67,21 +67,6 @@ page() {
     } > "$f"
 }
 
-refused() {
-    local msg=$1
-    shift
-    run capc "$@" < /dev/null
-    assert_status 254
-    assert_one_line
-    assert_output_contains "$msg"
-    [[ "$output" == "capsule: "* ]]
-    assert_store_clean
-}
-
-requests() {
-    grep -cE "$1" "$HTTPS_LOG" || true
-}
-
 TEMPLATE='https://localhost/images/{name}-{version}-{os}-{arch}.{ext}'
 ACI_URL=https://localhost/images/localhost/app-1.36-linux-amd64.aci
 

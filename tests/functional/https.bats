@@ -37,23 +37,6 @@ teardown() {
     capsule_teardown
 }
 
-# refused MESSAGE ARGS...: exit 254, one line naming MESSAGE, nothing stored.
-refused() {
-    local msg=$1
-    shift
-    run capc "$@"
-    assert_status 254
-    assert_one_line
-    assert_output_contains "$msg"
-    [[ "$output" == "capsule: "* ]]
-    assert_store_clean
-}
-
-# requests PATTERN: how many logged requests match the extended regex PATTERN.
-requests() {
-    grep -cE "$1" "$HTTPS_LOG" || true
-}
-
 @test "https: a signed image is downloaded, verified with the test CA and stored" {
     run --separate-stderr capc fetch "$HTTPS_URL/app.aci"
     assert_status 0

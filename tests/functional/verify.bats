@@ -16,18 +16,6 @@ setup() {
 }
 teardown() { capsule_teardown; }
 
-# refused MESSAGE ARGS...: exit 254, one line on stderr naming MESSAGE, nothing stored.
-refused() {
-    local msg=$1
-    shift
-    run capc "$@"
-    assert_status 254
-    assert_one_line
-    assert_output_contains "$msg"
-    [[ "$output" == "capsule: "* ]]
-    assert_store_clean
-}
-
 # verified FPR UID ARGS...: fetch succeeds, stdout is the ID, stderr names the key.
 verified() {
     local fpr=$1 uid=$2

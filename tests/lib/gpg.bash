@@ -59,6 +59,19 @@ capc() {
     "$CAPSULE" --dir="$DIR" --local-config="$TMP/etc" --system-config="$TMP/usr" "$@"
 }
 
+# refused MESSAGE ARGS...: capc ARGS (stdin closed) exits 254 with one line naming
+# MESSAGE, and nothing is stored (needs tests/lib/store.bash).
+refused() {
+    local msg=$1
+    shift
+    run capc "$@" < /dev/null
+    assert_status 254
+    assert_one_line
+    assert_output_contains "$msg"
+    [[ "$output" == "capsule: "* ]]
+    assert_store_clean
+}
+
 # trust_key NAME (--prefix=P | --root): add $KEYS/NAME.asc to this test's local config.
 trust_key() {
     capc trust --skip-fingerprint-review "$2" "$KEYS/$1.asc" > /dev/null

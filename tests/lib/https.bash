@@ -84,3 +84,8 @@ https_stop() {
 https_requests() {
     cat "$HTTPS_LOG"
 }
+
+# requests PATTERN: how many logged requests match the extended regex PATTERN.
+requests() {
+    grep -cE "$1" "$HTTPS_LOG" || true
+}
