@@ -51,6 +51,22 @@ void print_error(const Error& e)
     std::fprintf(stderr, "capsule: %s\n", e.message().c_str());
 }
 
+int for_each_pod(const GlobalOptions& g, const std::vector<std::string>& uuids,
+    const std::function<Result<std::string>(const std::string&)>& act)
+{
+    int rc = 0;
+    for (auto& u : uuids) {
+        auto r = act(u);
+        if (!r) {
+            print_error(r.error());
+            rc = exit_capsule_error;
+        } else if (!g.quiet) {
+            std::printf("%s\n", r->c_str());
+        }
+    }
+    return rc;
+}
+
 Result<std::optional<stage0::LockedPod>> prepare_from_args(
     const GlobalOptions& g, CLI::App& sub, const std::vector<std::string>& args, stage0::RunOptions* run_options)
 {

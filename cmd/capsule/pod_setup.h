@@ -8,6 +8,7 @@
 #include "stage0/pod_state.h"
 #include "stage0/prepare.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,5 +29,10 @@ Status apply_globals(GlobalOptions&, const std::vector<std::pair<std::string, st
 
 /// "capsule: <message>" on stderr, for commands that report several failures.
 void print_error(const Error&);
+
+/// For commands acting on several pods (stop, rm): run `act` on each UUID, print what it
+/// returns (unless --quiet) or its error, and go on; 254 if any failed, else 0.
+int for_each_pod(const GlobalOptions&, const std::vector<std::string>& uuids,
+    const std::function<Result<std::string>(const std::string&)>& act);
 
 } // namespace capsule::cmd

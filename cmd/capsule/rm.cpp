@@ -17,17 +17,7 @@ void setup(CommandContext& ctx)
     sub->add_option("UUID", *uuids, "Pod UUIDs (unique prefixes are enough)")->required();
     sub->callback([uuids, &g = ctx.globals, set = ctx.set_action] {
         set([uuids, &g]() -> Result<int> {
-            int rc = 0;
-            for (auto& u : *uuids) {
-                auto r = stage0::remove_pod(g.dir, u);
-                if (!r) {
-                    print_error(r.error());
-                    rc = exit_capsule_error;
-                } else if (!g.quiet) {
-                    std::printf("%s\n", r->c_str());
-                }
-            }
-            return rc;
+            return for_each_pod(g, *uuids, [&g](const std::string& u) { return stage0::remove_pod(g.dir, u); });
         });
     });
 }

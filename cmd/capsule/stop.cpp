@@ -23,18 +23,9 @@ void setup(CommandContext& ctx)
     sub->add_flag("--force", opts->force, "Kill the app (SIGKILL) instead of asking it to stop");
     sub->callback([opts, &g = ctx.globals, set = ctx.set_action] {
         set([opts, &g]() -> Result<int> {
-            int rc = 0;
             auto mode = opts->force ? stage0::StopMode::Force : stage0::StopMode::Graceful;
-            for (auto& u : opts->uuids) {
-                auto r = stage0::stop_pod(g.dir, u, mode);
-                if (!r) {
-                    print_error(r.error());
-                    rc = exit_capsule_error;
-                } else if (!g.quiet) {
-                    std::printf("%s\n", r->c_str());
-                }
-            }
-            return rc;
+            return for_each_pod(
+                g, opts->uuids, [&g, mode](const std::string& u) { return stage0::stop_pod(g.dir, u, mode); });
         });
     });
 }
