@@ -15,10 +15,7 @@ fails_cleanly() {
     local msg=$1
     shift
     run cap "$@"
-    assert_status 254
-    assert_one_line
-    assert_output_contains "$msg"
-    [[ "$output" == "capsule: "* ]]
+    assert_capsule_error "$msg"
     assert_store_clean
 }
 

@@ -21,9 +21,7 @@ fails() {
     local msg=$1
     shift
     run cap "$@"
-    assert_status 254
-    assert_one_line
-    assert_output_contains "$msg"
+    assert_capsule_error "$msg"
 }
 
 @test "image list: table with short IDs, names with versions, sizes, times" {

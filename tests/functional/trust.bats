@@ -17,10 +17,7 @@ refused() {
     local msg=$1
     shift
     run capc "$@" < /dev/null
-    assert_status 254
-    assert_one_line
-    assert_output_contains "$msg"
-    [[ "$output" == "capsule: "* ]]
+    assert_capsule_error "$msg"
     [ ! -e "$TMP/etc/trustedkeys" ]
 }
 

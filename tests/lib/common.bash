@@ -96,6 +96,15 @@ assert_one_line() {
     fi
 }
 
+# assert_capsule_error MESSAGE: bats' last `run` failed as capsule's own errors do:
+# exit 254 and one line "capsule: …" containing MESSAGE.
+assert_capsule_error() {
+    assert_status 254
+    assert_one_line
+    assert_output_contains "$1"
+    [[ "$output" == "capsule: "* ]]
+}
+
 # pod_test_setup: root, a private --dir, and the busybox image fetched as $IMG.
 # Tests that start pods in the background set BG_PID; pod_test_teardown stops it.
 pod_test_setup() {
