@@ -15,7 +15,7 @@ DEPS := cmake g++ make pkg-config clang-format \
 	nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libseccomp-dev libcap-dev \
 	libacl1-dev libzstd-dev liblz4-dev liblzma-dev libbz2-dev zlib1g-dev nettle-dev libxml2-dev \
 	busybox-static bats parallel util-linux coreutils tar gzip bzip2 xz-utils zstd \
-	runc hyperfine python3 openssl libcurl4 sqlite3 diffutils time procps psmisc man-db groff-base zsh fish gnupg
+	runc hyperfine python3 openssl docker-registry skopeo umoci apache2-utils libcurl4 sqlite3 diffutils time procps psmisc man-db groff-base zsh fish gnupg
 
 .PHONY: all deps build unit functional test demo bench install clean format check-format
 

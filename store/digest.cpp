@@ -13,11 +13,19 @@ struct Sha512::Ctx {
 
 Result<Sha512> Sha512::create()
 {
+    return create("sha512");
+}
+
+Result<Sha512> Sha512::create(std::string_view algo)
+{
+    const EVP_MD* md = algo == "sha512" ? EVP_sha512() : algo == "sha256" ? EVP_sha256() : nullptr;
+    if (!md)
+        return Error("unsupported digest algorithm '" + std::string(algo) + "'", EINVAL);
     Sha512 h;
     h.m_ctx = std::make_unique<Ctx>();
     h.m_ctx->md = EVP_MD_CTX_new();
-    if (!h.m_ctx->md || EVP_DigestInit_ex(h.m_ctx->md, EVP_sha512(), nullptr) != 1)
-        return Error::msg("sha512: cannot initialise OpenSSL digest");
+    if (!h.m_ctx->md || EVP_DigestInit_ex(h.m_ctx->md, md, nullptr) != 1)
+        return Error::msg(std::string(algo) + ": cannot initialise OpenSSL digest");
     return h;
 }
 
@@ -48,6 +56,15 @@ std::string Sha512::finish_hex()
 std::string sha512_hex(std::string_view data)
 {
     auto h = Sha512::create();
+    if (!h)
+        return {};
+    h->update(data.data(), data.size());
+    return h->finish_hex();
+}
+
+std::string sha256_hex(std::string_view data)
+{
+    auto h = Sha512::create("sha256");
     if (!h)
         return {};
     h->update(data.data(), data.size());

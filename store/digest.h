@@ -13,10 +13,12 @@
 
 namespace capsule::store {
 
-/// SHA-512 over a stream of bytes.
+/// SHA-512 (or, with create(algo), SHA-256) over a stream of bytes.
 class Sha512 {
 public:
     static Result<Sha512> create();
+    /// "sha256" or "sha512" (the algorithms of OCI digests and ACI image IDs).
+    static Result<Sha512> create(std::string_view algo);
     Sha512(Sha512&&) noexcept;
     Sha512& operator=(Sha512&&) noexcept;
     ~Sha512();
@@ -31,8 +33,13 @@ private:
     std::unique_ptr<Ctx> m_ctx;
 };
 
+/// The same hasher under the name OCI code uses for any algorithm.
+using Hasher = Sha512;
+
 /// SHA-512 of a whole buffer, as lowercase hex.
 std::string sha512_hex(std::string_view data);
+/// SHA-256 of a whole buffer, as lowercase hex.
+std::string sha256_hex(std::string_view data);
 
 /// "sha512-<hex>" from a hex digest, and the hex part of an ACI image ID ("" if malformed).
 std::string aci_image_id(std::string_view hex);

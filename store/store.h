@@ -13,6 +13,7 @@
 #include "lib/appc/types.h"
 #include "lib/fd.h"
 #include "lib/fs.h"
+#include "lib/oci/image.h"
 #include "lib/result.h"
 
 #include <chrono>
@@ -27,11 +28,16 @@
 
 namespace capsule::store {
 
+struct LayerInfo;
+struct OciImageRecord;
+struct OciImage;
+class LayerImport;
+
 struct ImageInfo {
-    std::string id;   ///< "sha512-<128 hex>" for ACIs
+    std::string id;   ///< "sha512-<128 hex>" for ACIs, "sha256-<64 hex>" (of the manifest) for OCI images
     std::string name; ///< appc name, e.g. "example.com/busybox"
     std::vector<appc::NameValue> labels;
-    std::string type;   ///< "aci" (later "oci")
+    std::string type;   ///< "aci" or "oci"
     std::string origin; ///< where it was fetched from (path or URL)
     uint64_t blob_size { 0 };
     uint64_t tree_size { 0 };
@@ -151,6 +157,30 @@ public:
     /// Returns how many entries were removed.
     Result<uint64_t> remove_leftovers();
     StoreUsage usage() const;
+
+    // OCI images (store/oci.h).
+
+    /// The stored layer with this blob digest ("sha256:…"), if its tree is complete.
+    Result<std::optional<LayerInfo>> find_layer(const std::string& digest);
+    /// Start importing a layer blob described by `desc` (digest, size, media type).
+    Result<std::unique_ptr<LayerImport>> begin_layer(const oci::Descriptor& desc);
+    /// Store a blob that is not a layer (a manifest or config) after checking its digest.
+    Status put_blob(const std::string& digest, std::string_view bytes);
+    /// Record an image whose layers are all committed; an image already stored is returned
+    /// as it is (its origin and signer updated). ID = "sha256-" + sha256(manifest).
+    Result<ImageInfo> commit_oci_image(const OciImageRecord&);
+    /// The stored OCI image `id` (an error for ACIs).
+    Result<OciImage> oci_image(const std::string& id);
+    /// `$dir/store/layers/sha256-<hex>` for a layer digest.
+    std::string layer_path(const std::string& digest) const;
+    /// Read a file of the image's root filesystem (`path` relative to it, e.g. "etc/passwd")
+    /// without mounting: through the layer stack top-down, honouring whiteouts and opaque
+    /// directories, never following a symlink out of a layer. nullopt when absent. Works
+    /// for ACIs too (their rendered rootfs).
+    Result<std::optional<std::string>> read_image_file(const std::string& id, const std::string& path);
+    /// `tree/<id>/rootfs` holding the image's layers flattened (whiteouts applied), rendered
+    /// once on first use; for images that cannot be stacked.
+    Result<std::string> flat_tree(const std::string& id);
 
     /// Write the image's ACI (its uncompressed tar) to `dest` (temp file beside it, renamed).
     Status export_image(const std::string& id, const std::string& dest);
