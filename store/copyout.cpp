@@ -64,14 +64,32 @@ Result<TempDir> temp_sibling(const std::string& dest)
 
 } // namespace
 
+Status Store::flatten_to(const std::string& id, const std::string& dest, CopyWhat what)
+{
+    auto tmp = TRY(temp_sibling(dest));
+    auto dirfd = TRY(open_fd(tmp.path(), O_RDONLY | O_DIRECTORY));
+    TRY_CTX(flatten_oci(*this, id, dirfd.get(), what), "flatten image " + id);
+    ::fchmod(dirfd.get(), 0755);
+    if (::rename(tmp.path().c_str(), dest.c_str()) < 0)
+        return Error::from_errno("rename to '" + dest + "'");
+    tmp.release();
+    return {};
+}
+
 Status Store::export_image(const std::string& id, const std::string& dest)
 {
     TRY(check_destination(dest, false));
-    auto in = TRY(open_fd(blob_path(id), O_RDONLY));
+    bool oci = id.starts_with("sha256-");
+    UniqueFd in;
+    if (!oci)
+        in = TRY(open_fd(blob_path(id), O_RDONLY));
     auto tmp = TRY(temp_sibling(dest));
-    auto file = tmp.path() + "/aci";
+    auto file = tmp.path() + "/image";
     auto out = TRY(open_fd(file, O_WRONLY | O_CREAT | O_EXCL, 0644));
-    TRY(copy_fd(in.get(), out.get(), dest));
+    if (oci)
+        TRY_CTX(write_oci_archive(*this, id, out.get()), "write '" + dest + "'");
+    else
+        TRY(copy_fd(in.get(), out.get(), dest));
     if (::fsync(out.get()) < 0)
         return Error::from_errno("fsync '" + dest + "'");
     if (::rename(file.c_str(), dest.c_str()) < 0)
@@ -82,6 +100,8 @@ Status Store::export_image(const std::string& id, const std::string& dest)
 Status Store::extract_image(const std::string& id, const std::string& dest, CopyWhat what)
 {
     TRY(check_destination(dest, true));
+    if (id.starts_with("sha256-"))
+        return flatten_to(id, dest, what);
     auto in = TRY(open_fd(blob_path(id), O_RDONLY));
     auto tmp = TRY(temp_sibling(dest));
     auto dirfd = TRY(open_fd(tmp.path(), O_RDONLY | O_DIRECTORY));
@@ -104,6 +124,9 @@ Status Store::extract_image(const std::string& id, const std::string& dest, Copy
 Status Store::render_image(const std::string& id, const std::string& dest, CopyWhat what)
 {
     TRY(check_destination(dest, true));
+    // An OCI image has no rendered tree of its own (its layers are): flattened afresh.
+    if (id.starts_with("sha256-"))
+        return flatten_to(id, dest, what);
     auto tmp = TRY(temp_sibling(dest));
     auto from = tree_path(id) + (what == CopyWhat::RootfsOnly ? "/rootfs" : "");
     auto to = tmp.path() + "/out";

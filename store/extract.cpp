@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
+// Safe extraction: the entry writer (store/extract_writer.h) and ACI trees.
 #include "store/extract.h"
 
 #include "lib/fd.h"
+#include "store/extract_writer.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <spdlog/spdlog.h>
@@ -19,14 +22,9 @@ namespace {
 
 constexpr size_t max_manifest_size = 16 << 20;
 
-struct DirMeta {
-    std::string path; ///< rootfs-relative; "" is the rootfs itself
-    mode_t mode;
-    uid_t uid;
-    gid_t gid;
-    struct timespec times[2];
-    std::vector<std::pair<std::string, std::string>> xattrs;
-};
+} // namespace
+
+namespace detail {
 
 std::string join(const std::vector<std::string>& comps, size_t count)
 {
@@ -65,6 +63,50 @@ int open_beneath(int root, const std::string& path, int flags)
     return cur.release();
 }
 
+Status remove_at(int dirfd, const std::string& name)
+{
+    struct stat st;
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? Status() : Error::from_errno("stat '" + name + "'");
+    if (!S_ISDIR(st.st_mode)) {
+        if (::unlinkat(dirfd, name.c_str(), 0) < 0 && errno != ENOENT)
+            return Error::from_errno("unlink '" + name + "'");
+        return {};
+    }
+    int raw = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (raw < 0)
+        return Error::from_errno("open '" + name + "'");
+    DIR* d = ::fdopendir(raw);
+    if (!d) {
+        ::close(raw);
+        return Error::from_errno("open '" + name + "'");
+    }
+    std::vector<std::string> children;
+    while (auto* de = ::readdir(d)) {
+        std::string_view n = de->d_name;
+        if (n != "." && n != "..")
+            children.emplace_back(n);
+    }
+    Status r;
+    for (auto& c : children)
+        if (r = remove_at(::dirfd(d), c); !r)
+            break;
+    ::closedir(d);
+    TRY_CTX(std::move(r), name);
+    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT)
+        return Error::from_errno("rmdir '" + name + "'");
+    return {};
+}
+
+} // namespace detail
+
+namespace {
+
+using detail::join;
+using detail::open_beneath;
+using detail::Writer;
+using detail::WriterMode;
+
 Error resolve_error(std::string_view what, int err)
 {
     if (err == EXDEV || err == ELOOP)
@@ -92,32 +134,44 @@ std::vector<std::pair<std::string, std::string>> entry_xattrs(archive_entry* e)
     return out;
 }
 
-class Writer {
-public:
-    Writer(int root)
-        : m_root(root)
-        , m_privileged(::geteuid() == 0)
-    {
+bool is_overlay_xattr(std::string_view name)
+{
+    return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.");
+}
+
+} // namespace
+
+namespace detail {
+
+Writer::Writer(int root, WriterMode mode)
+    : m_root(root)
+    , m_mode(mode)
+    , m_privileged(::geteuid() == 0)
+{
+}
+
+std::vector<std::pair<std::string, std::string>> Writer::xattrs_of(archive_entry* e) const
+{
+    auto x = entry_xattrs(e);
+    // overlayfs' own attributes (opaque, redirect, metacopy) in a layer tar would change
+    // what the stack shows; only whiteout entries make them.
+    if (m_mode != WriterMode::Aci)
+        std::erase_if(x, [](auto& kv) { return is_overlay_xattr(kv.first); });
+    return x;
+}
+
+void Writer::mark_written(const std::vector<std::string>& comps)
+{
+    if (m_mode != WriterMode::Apply)
+        return;
+    std::string path;
+    for (auto& c : comps) {
+        if (!path.empty())
+            path += '/';
+        path += c;
+        m_written.insert(path);
     }
-
-    Status entry(archive* a, archive_entry* e, const std::vector<std::string>& comps);
-    void record_dir(const std::string& path, archive_entry* e);
-    Status finish();
-
-private:
-    Result<int> parent(const std::vector<std::string>& comps);
-    Status clear(int pfd, const std::string& name);
-    Status write_file(archive* a, archive_entry* e, int pfd, const std::string& name);
-    Status hardlink(archive_entry* e, int pfd, const std::string& name);
-    void metadata_at(int pfd, const std::string& name, archive_entry* e);
-
-    int m_root;
-    bool m_privileged;
-    // Most entries share the previous entry's directory: keep it open.
-    std::string m_cached_path;
-    UniqueFd m_cached_fd;
-    std::vector<DirMeta> m_dirs;
-};
+}
 
 Result<int> Writer::parent(const std::vector<std::string>& comps)
 {
@@ -128,16 +182,21 @@ Result<int> Writer::parent(const std::vector<std::string>& comps)
     if (m_cached_fd && path == m_cached_path)
         return m_cached_fd.get();
     int fd = open_beneath(m_root, path, O_RDONLY | O_DIRECTORY);
-    if (fd < 0 && errno == ENOENT) {
+    if (fd < 0 && (errno == ENOENT || (errno == ENOTDIR && m_mode != WriterMode::Aci))) {
         // Tars may omit parent directories: create the missing ones, one level at a time.
         UniqueFd cur(::fcntl(m_root, F_DUPFD_CLOEXEC, 3));
         for (size_t i = 0; i < depth; i++) {
+            bool opaque = false;
+            if (m_mode != WriterMode::Aci)
+                opaque = TRY(replace_for_dir(cur.get(), comps[i], join(comps, i + 1)));
             if (::mkdirat(cur.get(), comps[i].c_str(), 0755) < 0 && errno != EEXIST)
                 return Error::from_errno("mkdir '" + join(comps, i + 1) + "'");
             int next = open_beneath(m_root, join(comps, i + 1), O_RDONLY | O_DIRECTORY);
             if (next < 0)
                 return resolve_error("open '" + join(comps, i + 1) + "'", errno);
             cur.reset(next);
+            if (opaque)
+                TRY(mark_opaque(cur.get()));
         }
         fd = cur.release();
     }
@@ -148,18 +207,39 @@ Result<int> Writer::parent(const std::vector<std::string>& comps)
     return fd;
 }
 
+// A layer's entry below NAME makes NAME a directory: in a layer tree, over this layer's own
+// whiteout of NAME (then opaque: the lower NAME stays hidden); when applying, over a lower
+// layer's non-directory. True when the new directory must be opaque.
+Result<bool> Writer::replace_for_dir(int pfd, const std::string& name, const std::string& path)
+{
+    struct stat st;
+    if (::fstatat(pfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))
+        return false;
+    bool whiteout = S_ISCHR(st.st_mode) && st.st_rdev == 0;
+    if (m_mode == WriterMode::Overlay ? !whiteout : written(path))
+        return false; // mkdir fails with EEXIST, open with ENOTDIR: refused as before
+    if (::unlinkat(pfd, name.c_str(), 0) < 0)
+        return Error::from_errno("unlink '" + path + "'");
+    return m_mode == WriterMode::Overlay;
+}
+
 // Tar semantics: a later entry replaces an earlier one of the same name, but a directory
-// is never replaced by a non-directory (that would silently drop its contents).
-Status Writer::clear(int pfd, const std::string& name)
+// is never replaced by a non-directory (that would silently drop its contents), except
+// when applying a layer over a directory of a lower one (as overlayfs shows it).
+Status Writer::clear(int pfd, const std::string& name, const std::string& path)
 {
     struct stat st;
     if (::fstatat(pfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
         return {};
-    if (S_ISDIR(st.st_mode))
-        return Error("a directory of the same name is in the way", EISDIR);
+    if (S_ISDIR(st.st_mode)) {
+        if (m_mode != WriterMode::Apply || written(path))
+            return Error("a directory of the same name is in the way", EISDIR);
+        drop_cache();
+        return remove_at(pfd, name);
+    }
     if (::unlinkat(pfd, name.c_str(), 0) < 0)
         return Error::from_errno("unlink");
-    m_cached_fd.reset();
+    drop_cache();
     return {};
 }
 
@@ -174,9 +254,9 @@ void Writer::metadata_at(int pfd, const std::string& name, archive_entry* e)
     (void)::utimensat(pfd, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
 }
 
-Status Writer::write_file(archive* a, archive_entry* e, int pfd, const std::string& name)
+Status Writer::write_file(archive* a, archive_entry* e, int pfd, const std::string& name, const std::string& path)
 {
-    TRY(clear(pfd, name));
+    TRY(clear(pfd, name, path));
     int raw = ::openat(pfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (raw < 0)
         return Error::from_errno("create");
@@ -214,35 +294,48 @@ Status Writer::write_file(archive* a, archive_entry* e, int pfd, const std::stri
         return Error::from_errno("chown");
     if (::fchmod(fd.get(), archive_entry_perm(e)) < 0)
         return Error::from_errno("chmod");
-    set_xattrs(fd.get(), entry_xattrs(e));
+    set_xattrs(fd.get(), xattrs_of(e));
     struct timespec ts[2] = { { archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
         { archive_entry_mtime(e), archive_entry_mtime_nsec(e) } };
     ::futimens(fd.get(), ts);
     return {};
 }
 
-Status Writer::hardlink(archive_entry* e, int pfd, const std::string& name)
+Status Writer::hardlink(archive_entry* e, int pfd, const std::string& name, const std::string& path)
 {
     std::string target_raw = archive_entry_hardlink(e);
     auto target = TRY_CTX(split_entry_path(target_raw), "hardlink target '" + target_raw + "'");
-    if (target.size() < 2 || target[0] != "rootfs")
-        return Error::msg("hardlink target '" + target_raw + "' is outside rootfs/");
-    target.erase(target.begin());
+    if (m_mode == WriterMode::Aci) {
+        if (target.size() < 2 || target[0] != "rootfs")
+            return Error::msg("hardlink target '" + target_raw + "' is outside rootfs/");
+        target.erase(target.begin());
+    } else if (target.empty()) {
+        return Error::msg("hardlink target '" + target_raw + "' is the root directory");
+    }
+    // A layer tree holds its own files only: a link to a lower layer's file cannot be
+    // made there (overlayfs would need a copy-up), so the layer is refused.
+    auto missing = [&](int err) {
+        if (err == ENOENT && m_mode == WriterMode::Overlay)
+            return Error("hardlink target '" + target_raw + "' is not in this layer", ENOENT);
+        if ((err == EXDEV || err == ELOOP) && m_mode != WriterMode::Aci)
+            return resolve_error("", err).wrap("hardlink target '" + target_raw + "'");
+        return resolve_error("hardlink target '" + target_raw + "'", err);
+    };
     int tparent = m_root;
     UniqueFd tparent_fd;
     if (target.size() > 1) {
         int fd = open_beneath(m_root, join(target, target.size() - 1), O_RDONLY | O_DIRECTORY);
         if (fd < 0)
-            return resolve_error("hardlink target '" + target_raw + "'", errno);
+            return missing(errno);
         tparent_fd.reset(fd);
         tparent = fd;
     }
     struct stat st;
     if (::fstatat(tparent, target.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return Error::from_errno("hardlink target '" + target_raw + "'");
+        return missing(errno);
     if (S_ISDIR(st.st_mode))
         return Error::msg("hardlink target '" + target_raw + "' is a directory");
-    TRY(clear(pfd, name));
+    TRY(clear(pfd, name, path));
     // No AT_SYMLINK_FOLLOW: linking a symlink links the symlink itself, never its target.
     if (::linkat(tparent, target.back().c_str(), pfd, name.c_str(), 0) < 0)
         return Error::from_errno("link to '" + target_raw + "'");
@@ -255,7 +348,7 @@ void Writer::record_dir(const std::string& path, archive_entry* e)
         static_cast<gid_t>(archive_entry_gid(e)),
         { { archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
             { archive_entry_mtime(e), archive_entry_mtime_nsec(e) } },
-        entry_xattrs(e) };
+        xattrs_of(e) };
     m_dirs.push_back(std::move(d));
 }
 
@@ -263,24 +356,42 @@ Status Writer::entry(archive* a, archive_entry* e, const std::vector<std::string
 {
     int pfd = TRY(parent(comps));
     const std::string& name = comps.back();
+    auto path = join(comps, comps.size());
+    // Marked once written: a non-directory of this layer may replace a lower layer's
+    // directory, but not one this layer made.
+    struct Mark {
+        Writer& w;
+        const std::vector<std::string>& comps;
+        ~Mark() { w.mark_written(comps); }
+    } mark { *this, comps };
     if (archive_entry_hardlink(e))
-        return hardlink(e, pfd, name);
+        return hardlink(e, pfd, name, path);
     mode_t type = archive_entry_filetype(e);
     switch (type) {
     case AE_IFREG:
-        return write_file(a, e, pfd, name);
+        return write_file(a, e, pfd, name, path);
     case AE_IFDIR: {
         struct stat st;
-        if (::fstatat(pfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
-            TRY(clear(pfd, name));
+        bool whited_out = false;
+        if (::fstatat(pfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+            whited_out = m_mode == WriterMode::Overlay && S_ISCHR(st.st_mode) && st.st_rdev == 0;
+            TRY(clear(pfd, name, path));
+        }
         // Owner-only until finish(): a read-only directory must still take its children.
         if (::mkdirat(pfd, name.c_str(), 0700) < 0 && errno != EEXIST)
             return Error::from_errno("mkdir");
-        record_dir(join(comps, comps.size()), e);
+        if (whited_out) {
+            // This layer whited out NAME and made a directory NAME: lower layers' stay hidden.
+            UniqueFd dfd(::openat(pfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!dfd)
+                return Error::from_errno("open");
+            TRY(mark_opaque(dfd.get()));
+        }
+        record_dir(path, e);
         return {};
     }
     case AE_IFLNK: {
-        TRY(clear(pfd, name));
+        TRY(clear(pfd, name, path));
         const char* target = archive_entry_symlink(e);
         if (!target || ::symlinkat(target, pfd, name.c_str()) < 0)
             return Error::from_errno("symlink", target ? errno : EINVAL);
@@ -290,10 +401,10 @@ Status Writer::entry(archive* a, archive_entry* e, const std::vector<std::string
     case AE_IFCHR:
     case AE_IFBLK:
     case AE_IFIFO: {
-        TRY(clear(pfd, name));
+        TRY(clear(pfd, name, path));
         if (::mknodat(pfd, name.c_str(), type | archive_entry_perm(e), archive_entry_rdev(e)) < 0) {
             if (errno == EPERM && type != AE_IFIFO) {
-                spdlog::debug("extract: device node '{}' skipped: not permitted", join(comps, comps.size()));
+                spdlog::debug("extract: device node '{}' skipped: not permitted", path);
                 return {};
             }
             return Error::from_errno("mknod");
@@ -302,7 +413,7 @@ Status Writer::entry(archive* a, archive_entry* e, const std::vector<std::string
         return {};
     }
     default:
-        spdlog::debug("extract: '{}': unsupported entry type {:o}, skipped", join(comps, comps.size()), type);
+        spdlog::debug("extract: '{}': unsupported entry type {:o}, skipped", path, type);
         return {};
     }
 }
@@ -325,6 +436,10 @@ Status Writer::finish()
     }
     return {};
 }
+
+} // namespace detail
+
+namespace {
 
 Result<std::string> read_manifest(archive* a, archive_entry* e)
 {
@@ -388,7 +503,7 @@ Result<AciContents> extract_aci(archive* a, int dirfd, const ExtractOptions& opt
             return Error::from_errno("mkdir rootfs");
         rootfs = TRY(openat_fd(dirfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
     }
-    Writer writer(rootfs.get());
+    Writer writer(rootfs.get(), WriterMode::Aci);
     AciContents out;
     for (;;) {
         archive_entry* e;

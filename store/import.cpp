@@ -177,8 +177,16 @@ Result<std::optional<ImageInfo>> Store::find_by_origin(const std::string& path, 
     if (!id)
         return std::optional<ImageInfo>();
     // The tree is checked too: a store damaged by hand must not make fetch lie.
-    if (!is_directory(tree_path(*id) + "/rootfs"))
+    if (id->starts_with("sha256-")) {
+        auto refs = TRY(m_impl->index.get_oci(*id));
+        if (!refs)
+            return std::optional<ImageInfo>();
+        for (auto& l : refs->layers)
+            if (!is_directory(layer_path(l.digest)))
+                return std::optional<ImageInfo>();
+    } else if (!is_directory(tree_path(*id) + "/rootfs")) {
         return std::optional<ImageInfo>();
+    }
     return m_impl->index.get(*id);
 }
 

@@ -50,6 +50,29 @@ constexpr const char* migrations[] = {
            image_id TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE
        );
        CREATE INDEX remotes_image ON remotes (image_id);)",
+    // 4: OCI images. Layers are stored once by blob digest and shared; image_layers says
+    // which image stacks which layers, in order, so rm and gc know when a layer is unused.
+    R"(CREATE TABLE layers (
+           digest TEXT PRIMARY KEY NOT NULL,
+           media_type TEXT NOT NULL DEFAULT '',
+           size INTEGER NOT NULL DEFAULT 0,
+           tree_size INTEGER NOT NULL DEFAULT 0,
+           import_time INTEGER NOT NULL
+       );
+       CREATE TABLE oci_images (
+           image_id TEXT PRIMARY KEY NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+           manifest_digest TEXT NOT NULL,
+           manifest_media_type TEXT NOT NULL DEFAULT '',
+           config_digest TEXT NOT NULL
+       );
+       CREATE INDEX oci_images_config ON oci_images (config_digest);
+       CREATE TABLE image_layers (
+           image_id TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+           position INTEGER NOT NULL,
+           digest TEXT NOT NULL REFERENCES layers (digest),
+           PRIMARY KEY (image_id, position)
+       );
+       CREATE INDEX image_layers_digest ON image_layers (digest);)",
 };
 
 constexpr const char* image_columns
@@ -134,6 +157,14 @@ ImageInfo read_image(const Stmt& s)
     info.last_used = s.integer(9);
     info.signed_by = s.text(10);
     return info;
+}
+
+std::string labels_json(const std::vector<appc::NameValue>& labels)
+{
+    nlohmann::json j = nlohmann::json::array();
+    for (auto& l : labels)
+        j.push_back({ l.name, l.value });
+    return j.dump();
 }
 
 Result<std::vector<ImageInfo>> collect(Stmt& s)
@@ -223,15 +254,16 @@ Result<int> Index::schema_version()
 
 Status Index::insert(const ImageInfo& info, const OriginKey* origin)
 {
-    nlohmann::json labels = nlohmann::json::array();
-    for (auto& l : info.labels)
-        labels.push_back({ l.name, l.value });
     TRY(exec("BEGIN IMMEDIATE"));
     auto body = [&]() -> Status {
         auto s = TRY(Stmt::prepare(m_db,
             "INSERT OR IGNORE INTO images (id, name, version, labels, type, origin, blob_size, tree_size, "
             "import_time, last_used, signed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-        s.bind(1, info.id).bind(2, info.name).bind(3, info.version()).bind(4, labels.dump()).bind(5, info.type);
+        s.bind(1, info.id)
+            .bind(2, info.name)
+            .bind(3, info.version())
+            .bind(4, labels_json(info.labels))
+            .bind(5, info.type);
         s.bind(6, info.origin).bind(7, static_cast<int64_t>(info.blob_size));
         s.bind(8, static_cast<int64_t>(info.tree_size)).bind(9, info.import_time).bind(10, info.last_used);
         s.bind(11, info.signed_by);
@@ -357,6 +389,170 @@ Result<bool> Index::remove(const std::string& id)
     s.bind(1, id);
     TRY(s.step());
     return sqlite3_changes(m_db) > 0;
+}
+
+Status Index::rollback_on_error(Status r)
+{
+    if (!r) {
+        (void)exec("ROLLBACK");
+        return r;
+    }
+    return exec("COMMIT");
+}
+
+Status Index::insert_layer(const LayerInfo& l, int64_t now)
+{
+    auto s = TRY(Stmt::prepare(m_db,
+        "INSERT OR IGNORE INTO layers (digest, media_type, size, tree_size, import_time) VALUES (?, ?, ?, ?, ?)"));
+    s.bind(1, l.digest).bind(2, l.media_type).bind(3, static_cast<int64_t>(l.size));
+    s.bind(4, static_cast<int64_t>(l.tree_size)).bind(5, now);
+    TRY(s.step());
+    return {};
+}
+
+Result<std::optional<LayerInfo>> Index::get_layer(const std::string& digest)
+{
+    auto s = TRY(Stmt::prepare(m_db, "SELECT digest, media_type, size, tree_size FROM layers WHERE digest = ?"));
+    s.bind(1, digest);
+    if (!TRY(s.step()))
+        return std::optional<LayerInfo>();
+    return std::optional<LayerInfo>(
+        LayerInfo { s.text(0), s.text(1), static_cast<uint64_t>(s.integer(2)), static_cast<uint64_t>(s.integer(3)) });
+}
+
+namespace {
+
+std::vector<appc::NameValue> without_version(std::vector<appc::NameValue> labels)
+{
+    std::erase_if(labels, [](const appc::NameValue& l) { return l.name == "version"; });
+    return labels;
+}
+
+} // namespace
+
+Result<ImageInfo> Index::commit_oci(const ImageInfo& info, const OciRefs& refs)
+{
+    TRY(exec("BEGIN IMMEDIATE"));
+    auto body = [&]() -> Status {
+        for (auto& l : refs.layers)
+            if (!TRY(get_layer(l.digest)))
+                return Error("layer " + l.digest + " is not stored", ENOENT);
+        auto version = info.version();
+        if (!version.empty()) {
+            // A name:tag names one image: an older holder keeps its row, untagged.
+            auto held = TRY(find_name(info.name, version));
+            for (auto& old : held) {
+                if (old.id == info.id)
+                    continue;
+                auto s = TRY(Stmt::prepare(m_db, "UPDATE images SET version = '', labels = ? WHERE id = ?"));
+                s.bind(1, labels_json(without_version(old.labels))).bind(2, old.id);
+                TRY(s.step());
+            }
+        }
+        if (auto existing = TRY(get(info.id))) {
+            auto s = TRY(Stmt::prepare(m_db,
+                "UPDATE images SET origin = ?, signed_by = CASE WHEN signed_by = '' THEN ? ELSE signed_by END "
+                "WHERE id = ?"));
+            s.bind(1, info.origin).bind(2, info.signed_by).bind(3, info.id);
+            TRY(s.step());
+            if (!version.empty()) {
+                auto u = TRY(Stmt::prepare(m_db, "UPDATE images SET name = ?, version = ?, labels = ? WHERE id = ?"));
+                u.bind(1, info.name).bind(2, version).bind(3, labels_json(info.labels)).bind(4, info.id);
+                TRY(u.step());
+            }
+            return {};
+        }
+        auto s = TRY(Stmt::prepare(m_db,
+            "INSERT INTO images (id, name, version, labels, type, origin, blob_size, tree_size, "
+            "import_time, last_used, signed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        s.bind(1, info.id).bind(2, info.name).bind(3, version).bind(4, labels_json(info.labels)).bind(5, info.type);
+        s.bind(6, info.origin).bind(7, static_cast<int64_t>(info.blob_size));
+        s.bind(8, static_cast<int64_t>(info.tree_size)).bind(9, info.import_time).bind(10, info.last_used);
+        s.bind(11, info.signed_by);
+        TRY(s.step());
+        auto o = TRY(Stmt::prepare(m_db,
+            "INSERT INTO oci_images (image_id, manifest_digest, manifest_media_type, config_digest) "
+            "VALUES (?, ?, ?, ?)"));
+        o.bind(1, info.id).bind(2, refs.manifest_digest).bind(3, refs.manifest_media_type);
+        o.bind(4, refs.config_digest);
+        TRY(o.step());
+        for (size_t i = 0; i < refs.layers.size(); i++) {
+            auto l = TRY(Stmt::prepare(m_db, "INSERT INTO image_layers (image_id, position, digest) VALUES (?, ?, ?)"));
+            l.bind(1, info.id).bind(2, static_cast<int64_t>(i)).bind(3, refs.layers[i].digest);
+            TRY(l.step());
+        }
+        return {};
+    };
+    TRY(rollback_on_error(body()));
+    auto stored = TRY(get(info.id));
+    if (!stored)
+        return Error("image " + info.id + " vanished from the index", ENOENT);
+    return *stored;
+}
+
+Result<std::optional<OciRefs>> Index::get_oci(const std::string& id)
+{
+    auto s = TRY(Stmt::prepare(
+        m_db, "SELECT manifest_digest, manifest_media_type, config_digest FROM oci_images WHERE image_id = ?"));
+    s.bind(1, id);
+    if (!TRY(s.step()))
+        return std::optional<OciRefs>();
+    OciRefs refs { s.text(0), s.text(1), s.text(2), {} };
+    auto l = TRY(Stmt::prepare(m_db,
+        "SELECT l.digest, l.media_type, l.size, l.tree_size FROM image_layers il JOIN layers l ON l.digest = il.digest "
+        "WHERE il.image_id = ? ORDER BY il.position"));
+    l.bind(1, id);
+    while (TRY(l.step()))
+        refs.layers.push_back(LayerInfo {
+            l.text(0), l.text(1), static_cast<uint64_t>(l.integer(2)), static_cast<uint64_t>(l.integer(3)) });
+    return std::optional<OciRefs>(std::move(refs));
+}
+
+Result<bool> Index::config_in_use(const std::string& digest, const std::string& except_id)
+{
+    auto s = TRY(Stmt::prepare(m_db, "SELECT 1 FROM oci_images WHERE config_digest = ? AND image_id != ? LIMIT 1"));
+    s.bind(1, digest).bind(2, except_id);
+    return s.step();
+}
+
+Result<bool> Index::remove_layer_if_unused(const std::string& digest)
+{
+    auto s = TRY(Stmt::prepare(
+        m_db, "DELETE FROM layers WHERE digest = ?1 AND NOT EXISTS (SELECT 1 FROM image_layers WHERE digest = ?1)"));
+    s.bind(1, digest);
+    TRY(s.step());
+    return sqlite3_changes(m_db) > 0;
+}
+
+Result<std::vector<std::string>> Index::unused_layers()
+{
+    auto s = TRY(Stmt::prepare(m_db,
+        "SELECT digest FROM layers WHERE NOT EXISTS "
+        "(SELECT 1 FROM image_layers WHERE image_layers.digest = layers.digest)"));
+    std::vector<std::string> out;
+    while (TRY(s.step()))
+        out.push_back(s.text(0));
+    return out;
+}
+
+Result<std::unordered_set<std::string>> Index::layer_digests()
+{
+    auto s = TRY(Stmt::prepare(m_db, "SELECT digest FROM layers"));
+    std::unordered_set<std::string> out;
+    while (TRY(s.step()))
+        out.insert(s.text(0));
+    return out;
+}
+
+Result<std::unordered_set<std::string>> Index::oci_blob_digests()
+{
+    auto out = TRY(layer_digests());
+    auto s = TRY(Stmt::prepare(m_db, "SELECT manifest_digest, config_digest FROM oci_images"));
+    while (TRY(s.step())) {
+        out.insert(s.text(0));
+        out.insert(s.text(1));
+    }
+    return out;
 }
 
 } // namespace capsule::store

@@ -5,12 +5,14 @@
 // `PRAGMA user_version` and upgraded by ordered migrations at open.
 
 #include "lib/result.h"
+#include "store/oci.h"
 #include "store/store.h"
 
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 struct sqlite3;
@@ -25,6 +27,14 @@ struct OriginKey {
     uint64_t ino { 0 };
     uint64_t size { 0 };
     int64_t mtime_ns { 0 };
+};
+
+/// What the index keeps of an OCI image beside its images row.
+struct OciRefs {
+    std::string manifest_digest;
+    std::string manifest_media_type;
+    std::string config_digest;
+    std::vector<LayerInfo> layers; ///< bottom first
 };
 
 class Index {
@@ -63,8 +73,32 @@ public:
     /// Deletes the image's row and its origins; true if a row was deleted.
     Result<bool> remove(const std::string& id);
 
+    // OCI images (schema 4).
+
+    /// Record a committed layer; an existing row is kept.
+    Status insert_layer(const LayerInfo&, int64_t now);
+    Result<std::optional<LayerInfo>> get_layer(const std::string& digest);
+    /// Insert an OCI image with its layers (which must all be stored) in one transaction,
+    /// or, when `info.id` is stored already, update its origin (and name and version when
+    /// `info` has a version, and the signer when none was recorded). A name:version held
+    /// by another image moves here: that image keeps its row without a version. Returns
+    /// the stored row.
+    Result<ImageInfo> commit_oci(const ImageInfo& info, const OciRefs&);
+    Result<std::optional<OciRefs>> get_oci(const std::string& id);
+    /// Whether an OCI image other than `except_id` uses this config blob.
+    Result<bool> config_in_use(const std::string& digest, const std::string& except_id);
+    /// Delete a layer's row unless an image uses it; true when deleted.
+    Result<bool> remove_layer_if_unused(const std::string& digest);
+    /// Layers no image uses (leftovers of imports that failed after some layers).
+    Result<std::vector<std::string>> unused_layers();
+    /// Every layer digest with a row.
+    Result<std::unordered_set<std::string>> layer_digests();
+    /// Every blob digest an OCI row refers to: manifests, configs and layers.
+    Result<std::unordered_set<std::string>> oci_blob_digests();
+
 private:
     Status exec(const char* sql);
+    Status rollback_on_error(Status);
     sqlite3* m_db { nullptr };
 };
 

@@ -2,10 +2,12 @@
 // Removing images, garbage collection and disk accounting. Deletion never needs a new
 // file: the index row goes first (so nothing half-deleted is listed), then the tree is
 // renamed into tmp/ (so a crash cannot leave a partial tree under tree/) and deleted,
-// then the blob. If the index cannot grow its WAL on a full disk, the space reserve is
+// then the blob; for OCI images, then the config and the layers no other image uses
+// (row, tree, blob). If the index cannot grow its WAL on a full disk, the space reserve is
 // released and the delete retried.
 #include "lib/fs.h"
 #include "store/digest.h"
+#include "store/oci.h"
 #include "store/store_impl.h"
 
 #include <dirent.h>
@@ -45,8 +47,24 @@ Status discard(const std::string& path, const std::string& tmp_dir, std::string_
 
 } // namespace
 
+/// Drop a layer's row, tree and blob unless an image uses it; true when it went.
+static Result<bool> drop_layer(Store& store, const std::string& digest)
+{
+    auto& impl = store.impl();
+    if (!TRY(impl.index.remove_layer_if_unused(digest)))
+        return false;
+    TRY(discard(store.layer_path(digest), impl.tmp_dir(), "layer-" + oci::digest_hex(digest).substr(0, 16)));
+    auto blob = impl.oci_blob_path(digest);
+    if (::unlink(blob.c_str()) < 0 && errno != ENOENT)
+        return Error::from_errno("unlink '" + blob + "'");
+    return true;
+}
+
 Status Store::remove_locked(const ImageInfo& info)
 {
+    std::optional<OciRefs> refs;
+    if (info.type == "oci")
+        refs = TRY(m_impl->index.get_oci(info.id));
     auto removed = m_impl->index.remove(info.id);
     if (!removed && removed.error().code() == ENOSPC) {
         spdlog::debug("store: disk full, releasing the space reserve to delete {}", info.id);
@@ -55,10 +73,20 @@ Status Store::remove_locked(const ImageInfo& info)
     }
     if (!removed)
         return removed.release_error();
-    auto hex = aci_id_hex(info.id);
+    auto hex = refs ? oci::digest_hex(refs->manifest_digest) : aci_id_hex(info.id);
     TRY(discard(tree_path(info.id), m_impl->tmp_dir(), hex.substr(0, 16)));
     if (::unlink(blob_path(info.id).c_str()) < 0 && errno != ENOENT)
         return Error::from_errno("unlink '" + blob_path(info.id) + "'");
+    if (!refs)
+        return {};
+    // The image's row is gone: its config and layers go unless another image uses them.
+    if (!TRY(m_impl->index.config_in_use(refs->config_digest, info.id))) {
+        auto config = m_impl->oci_blob_path(refs->config_digest);
+        if (::unlink(config.c_str()) < 0 && errno != ENOENT)
+            return Error::from_errno("unlink '" + config + "'");
+    }
+    for (auto& l : refs->layers)
+        TRY_CTX(drop_layer(*this, l.digest), "layer " + l.digest);
     return {};
 }
 
@@ -126,19 +154,36 @@ Result<GcReport> Store::gc(const GcOptions& opts)
             TRY_CTX(remove_locked(info), "image " + info.id);
             report.removed.push_back(info);
         }
+        // Layers no image uses: left by imports that failed after storing some layers.
+        for (auto& digest : TRY(m_impl->index.unused_layers()))
+            if (TRY_CTX(drop_layer(*this, digest), "layer " + digest))
+                report.removed_layers++;
         std::unordered_set<std::string> known;
         for (auto& info : TRY(m_impl->index.list()))
             known.insert(info.id);
-        for (auto& hex : list_dir(m_impl->blobs_dir())) {
-            if (known.contains(aci_image_id(hex)))
-                continue;
-            if (::unlink((m_impl->blobs_dir() + "/" + hex).c_str()) == 0)
-                report.orphaned_blobs++;
+        auto blobs = TRY(m_impl->index.oci_blob_digests());
+        for (const char* algo : { "sha512", "sha256" }) {
+            auto dir = m_impl->blob_dir(algo);
+            for (auto& hex : list_dir(dir)) {
+                if (blobs.contains(std::string(algo) + ":" + hex)
+                    || (std::string_view(algo) == "sha512" && known.contains(aci_image_id(hex))))
+                    continue;
+                if (::unlink((dir + "/" + hex).c_str()) == 0)
+                    report.orphaned_blobs++;
+            }
         }
         for (auto& id : list_dir(m_impl->trees_dir())) {
             if (known.contains(id))
                 continue;
             TRY(discard(m_impl->trees_dir() + "/" + id, m_impl->tmp_dir(), "orphan"));
+            report.orphaned_trees++;
+        }
+        auto layers = TRY(m_impl->index.layer_digests());
+        for (auto& name : list_dir(m_impl->layers_dir())) {
+            auto dash = name.find('-');
+            if (dash != std::string::npos && layers.contains(name.substr(0, dash) + ":" + name.substr(dash + 1)))
+                continue;
+            TRY(discard(m_impl->layers_dir() + "/" + name, m_impl->tmp_dir(), "orphan-layer"));
             report.orphaned_trees++;
         }
         return report;
@@ -152,8 +197,10 @@ Result<GcReport> Store::gc(const GcOptions& opts)
 StoreUsage Store::usage() const
 {
     StoreUsage u;
-    u.blobs = disk_usage(m_impl->blobs_dir());
+    u.blobs = disk_usage(m_impl->root + "/blobs");
     u.trees = disk_usage(m_impl->trees_dir());
+    u.layers = disk_usage(m_impl->layers_dir());
+    u.layer_count = list_dir(m_impl->layers_dir()).size();
     u.tmp = disk_usage(m_impl->tmp_dir());
     for (const char* f : { "/index.db", "/index.db-wal", "/index.db-shm" }) {
         auto d = disk_usage(m_impl->root + f);

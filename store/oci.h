@@ -45,30 +45,38 @@ public:
     /// Feed the next bytes of the blob. An error (write failure, a tar that is not safe to
     /// unpack, more bytes than the descriptor's size) ends the import.
     virtual Status write(const void* data, size_t size) = 0;
-    /// All bytes were written: verify and store. Errors: "digest mismatch: expected …, got …",
-    /// "size mismatch", "truncated", extraction errors.
+    /// All bytes were written: wait for the extraction and verify size, digest and tree, and
+    /// make them durable, without publishing anything. Lets a caller verify every layer of
+    /// an image before any of them becomes visible. Idempotent.
+    virtual Status finish() = 0;
+    /// finish() (if not done yet), then move blob and tree into place and record the layer. Errors: "digest mismatch:
+    /// expected …, got …", "size mismatch", "truncated", extraction errors.
     virtual Result<LayerInfo> commit() = 0;
 };
 
 /// An OCI image to record once all its layers are committed.
 struct OciImageRecord {
-    std::string name; ///< "127.0.0.1:5000/busybox", "docker.io/library/busybox", or a layout's name
-    std::string tag;  ///< recorded as the "version" label ("" when pulled by digest only)
+    std::string name;                    ///< "127.0.0.1:5000/busybox", "docker.io/library/busybox", or a layout's name
+    std::string tag;                     ///< recorded as the "version" label ("" when pulled by digest only)
     std::vector<appc::NameValue> labels; ///< more labels (os, arch); "version" is added from tag
     std::string manifest;                ///< the manifest's bytes, exactly as fetched
     std::string manifest_media_type;
-    std::string config; ///< the config's bytes, exactly as fetched
+    std::string config;            ///< the config's bytes, exactly as fetched
     std::vector<LayerInfo> layers; ///< bottom first, each already committed
     std::string origin;            ///< "docker://…", "oci:/path:tag", …
     /// Recorded as signed_by: for docker images pinned by digest, "digest" (the digest is the trust).
     std::string signed_by;
+    /// For images read from a local file (oci-archive, docker-archive): the file and its
+    /// identity, so that find_by_origin(origin_path, stat) answers a re-fetch without reading it.
+    std::string origin_path;
+    const struct stat* origin_stat { nullptr };
 };
 
 /// What stage0 needs of a stored OCI image.
 struct OciImage {
     ImageInfo info;
-    std::string manifest; ///< bytes
-    std::string config;   ///< bytes
+    std::string manifest;                ///< bytes
+    std::string config;                  ///< bytes
     std::vector<LayerInfo> layers;       ///< bottom first
     std::vector<std::string> layer_dirs; ///< `layers/<digest>` paths, bottom first
 };

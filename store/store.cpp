@@ -69,11 +69,14 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir)
     impl->root = path_join(dir, "store");
     auto ctx = "open store '" + impl->root + "'";
     // mkdir only when needed: `image list` on an existing store must stay cheap.
-    if (!is_directory(impl->tmp_dir()) || !is_directory(impl->blobs_dir()) || !is_directory(impl->trees_dir())) {
+    if (!is_directory(impl->tmp_dir()) || !is_directory(impl->blobs_dir()) || !is_directory(impl->trees_dir())
+        || !is_directory(impl->layers_dir())) {
         TRY_CTX(mkdir_p(impl->root, 0755), ctx);
         TRY_CTX(mkdir_p(impl->tmp_dir(), 0700), ctx);
         TRY_CTX(mkdir_p(impl->blobs_dir(), 0700), ctx);
+        TRY_CTX(mkdir_p(impl->blob_dir("sha256"), 0700), ctx);
         TRY_CTX(mkdir_p(impl->trees_dir(), 0755), ctx);
+        TRY_CTX(mkdir_p(impl->layers_dir(), 0755), ctx);
         ensure_reserve(impl->reserve_path());
     }
     impl->lock = TRY_CTX(FileLock::acquire(impl->root + "/lock", LockMode::Shared), ctx);
@@ -103,6 +106,8 @@ std::string Store::tree_path(const std::string& id) const
 
 std::string Store::blob_path(const std::string& id) const
 {
+    if (id.starts_with("sha256-"))
+        return m_impl->oci_blob_path(oci::digest_from_image_id(id));
     auto hex = aci_id_hex(id);
     return m_impl->blobs_dir() + "/" + (hex.empty() ? id : hex);
 }
@@ -137,16 +142,31 @@ Result<ImageInfo> Store::resolve(std::string_view ref)
                 EINVAL);
         return found.front();
     }
+    if (auto at = ref.find('@'); at != std::string_view::npos) {
+        // name@digest: the digest names the manifest, and so the image.
+        auto digest = ref.substr(at + 1);
+        if (!oci::is_valid_digest(digest))
+            return Error("image " + r + ": not a valid digest '" + std::string(digest) + "'", EINVAL);
+        auto found = TRY_CTX(m_impl->index.get(oci::image_id_from_digest(digest)), "image " + r);
+        if (!found)
+            return Error("image " + r + ": not found in the store", ENOENT);
+        return *found;
+    }
+    // The version (tag) follows the last ':' after the last '/': appc names have no ':',
+    // docker names may have one in the registry's port.
     std::string_view name = ref;
     std::optional<std::string_view> version;
-    // AC names contain no ':', so the first one starts the version.
-    if (auto colon = ref.find(':'); colon != std::string_view::npos) {
+    auto slash = ref.rfind('/');
+    if (auto colon = ref.find(':', slash == std::string_view::npos ? 0 : slash); colon != std::string_view::npos) {
         name = ref.substr(0, colon);
         version = ref.substr(colon + 1);
     }
-    if (!appc::is_ac_name(name))
-        return Error("image " + r + ": not an image ID (sha512-…) or a valid image name", EINVAL);
+    auto docker = oci::parse_docker_ref(ref);
+    if (!appc::is_ac_name(name) && !docker)
+        return Error("image " + r + ": not an image ID (sha512-…, sha256-…) or a valid image name", EINVAL);
     auto found = TRY_CTX(m_impl->index.find_name(name, version), "image " + r);
+    if (found.empty() && docker && docker->name() != name)
+        found = TRY_CTX(m_impl->index.find_name(docker->name(), version), "image " + r);
     if (found.empty())
         return Error("image " + r + ": not found in the store", ENOENT);
     return found.front();
@@ -159,6 +179,8 @@ Result<std::vector<ImageInfo>> Store::list()
 
 Result<appc::ImageManifest> Store::manifest(const std::string& id)
 {
+    if (id.starts_with("sha256-"))
+        return Error("image " + id + ": an OCI image has no appc manifest", EINVAL);
     auto path = tree_path(id) + "/manifest";
     auto text = TRY_CTX(read_file(path), "image " + id);
     return appc::parse_image_manifest(text).wrap("image " + id + ": " + path);

@@ -92,13 +92,16 @@ struct GcReport {
     std::vector<std::string> skipped_in_use;
     uint64_t tmp_entries { 0 };    ///< leftovers of interrupted imports or removals
     uint64_t orphaned_blobs { 0 }; ///< blobs without an index row
-    uint64_t orphaned_trees { 0 }; ///< trees without an index row
+    uint64_t orphaned_trees { 0 }; ///< trees (and layer trees) without an index row
+    uint64_t removed_layers { 0 }; ///< layers no remaining image uses, removed with their blobs
 };
 
 /// Disk use of the store's parts (allocated bytes; hardlinks counted once).
 struct StoreUsage {
-    DiskUsage blobs;
+    DiskUsage blobs; ///< ACI blobs and OCI manifests, configs and layer blobs
     DiskUsage trees;
+    DiskUsage layers;           ///< OCI layer trees (`layers/`)
+    uint64_t layer_count { 0 }; ///< stored layers
     DiskUsage tmp;
     DiskUsage index; ///< index.db and its WAL
 };
@@ -112,7 +115,10 @@ public:
     const std::string& root() const;
 
     /// Resolve a reference to exactly one stored image: a full or unique-prefix image ID
-    /// ("sha512-1a2b…"), or an appc name with optional ":version" label. Errors say
+    /// ("sha512-1a2b…", "sha256-…"), an appc name with optional ":version" label, or a
+    /// docker name with optional ":tag" (the text after the last ':' that follows the last
+    /// '/': "127.0.0.1:5000/busybox:latest"; "busybox" also finds
+    /// "docker.io/library/busybox") or "@sha256:…" (the manifest digest). Errors say
     /// "not found" or "ambiguous" and list the candidates. A name matching several images
     /// resolves to the one imported last (as rkt did).
     Result<ImageInfo> resolve(std::string_view ref);
@@ -121,7 +127,8 @@ public:
     Result<appc::ImageManifest> manifest(const std::string& id);
     /// `$dir/store/tree/<id>`, holding `manifest` and `rootfs/`; rendered at import.
     std::string tree_path(const std::string& id) const;
-    /// `$dir/store/blobs/sha512/<hex>`: the image's uncompressed tar.
+    /// `$dir/store/blobs/sha512/<hex>`: the image's uncompressed tar; for OCI images
+    /// `blobs/sha256/<hex>`, the manifest.
     std::string blob_path(const std::string& id) const;
     /// Record use (for `image gc`).
     Status touch(const std::string& id);
@@ -158,7 +165,8 @@ public:
     Result<uint64_t> remove_leftovers();
     StoreUsage usage() const;
 
-    // OCI images (store/oci.h).
+    // OCI images (store/oci.h). find_layer(), begin_layer(), put_blob() and the returned
+    // LayerImports may be used from several threads at once.
 
     /// The stored layer with this blob digest ("sha256:…"), if its tree is complete.
     Result<std::optional<LayerInfo>> find_layer(const std::string& digest);
@@ -182,9 +190,11 @@ public:
     /// once on first use; for images that cannot be stacked.
     Result<std::string> flat_tree(const std::string& id);
 
-    /// Write the image's ACI (its uncompressed tar) to `dest` (temp file beside it, renamed).
+    /// Write the image's ACI (its uncompressed tar), or for an OCI image an oci-archive (a tar
+    /// of an OCI image layout), to `dest` (temp file beside it, renamed).
     Status export_image(const std::string& id, const std::string& dest);
-    /// Extract the stored blob afresh into `dest` (which must not exist, or be empty).
+    /// Extract the stored blob afresh into `dest` (which must not exist, or be empty); an OCI
+    /// image's layers are flattened (`manifest` is then the OCI manifest).
     Status extract_image(const std::string& id, const std::string& dest, CopyWhat);
     /// Copy the rendered tree (or its rootfs) to `dest` (which must not exist, or be empty).
     Status render_image(const std::string& id, const std::string& dest, CopyWhat);
@@ -198,11 +208,12 @@ private:
     void unlock_exclusive();
     Status remove_locked(const ImageInfo&);
     Result<uint64_t> remove_tmp_locked();
+    Status flatten_to(const std::string& id, const std::string& dest, CopyWhat);
 
     std::unique_ptr<Impl> m_impl;
 };
 
-/// "sha512-<first 16 hex>": the short form listings show.
+/// "sha512-<first 16 hex>" (or "sha256-…"): the short form listings show.
 std::string short_id(std::string_view id);
 
 } // namespace capsule::store

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// capsule df: disk use of images, rendered trees, temp data, pods and logs, apart.
+// capsule df: disk use of images, rendered trees, OCI layer trees, temp data, pods and logs, apart.
 #include "cmd/capsule/image_common.h"
 #include "lib/fs.h"
 #include "lib/units.h"
@@ -34,6 +34,7 @@ Result<int> run(const GlobalOptions& g, const Options& o)
     std::vector<Part> parts = {
         { "images", "images (blobs)", blobs, images.size() },
         { "trees", "rendered trees", u.trees, images.size() },
+        { "layers", "image layers", u.layers, u.layer_count },
         { "tmp", "temporary", u.tmp, 0 },
         { "pods", "pods", disk_usage(path_join(g.dir, "pods")), 0 },
         { "logs", "logs", disk_usage(path_join(g.dir, "logs")), 0 },
@@ -46,6 +47,7 @@ Result<int> run(const GlobalOptions& g, const Options& o)
         for (auto& p : parts)
             j[p.key] = { { "bytes", p.du.bytes }, { "files", p.du.files } };
         j["images"]["count"] = images.size();
+        j["layers"]["count"] = u.layer_count;
         j["total"] = { { "bytes", total } };
         std::puts(j.dump(2).c_str());
         return 0;
@@ -61,7 +63,7 @@ Result<int> run(const GlobalOptions& g, const Options& o)
 void setup(CommandContext& ctx)
 {
     auto o = std::make_shared<Options>();
-    auto* sub = add_subcommand(ctx, "df", "Show disk use: images, rendered trees, temporary data, pods, logs");
+    auto* sub = add_subcommand(ctx, "df", "Show disk use: images, rendered trees, layers, temporary data, pods, logs");
     sub->add_option("--format", o->format, "Output format: table or json")->capture_default_str();
     sub->add_flag("--no-legend", o->no_legend, "Do not print the header line");
     sub->callback([&g = ctx.globals, set = ctx.set_action, o] { set([&g, o] { return run(g, *o); }); });

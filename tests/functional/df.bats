@@ -15,6 +15,7 @@ teardown() { capsule_teardown; }
     assert_status 0
     assert_output_contains "images (blobs)"
     assert_output_contains "rendered trees"
+    assert_output_contains "image layers"
     assert_output_contains "pods"
     assert_output_contains "logs"
     assert_output_contains "total"
@@ -35,7 +36,8 @@ assert d["images"]["bytes"] > 2000000, d
 assert d["trees"]["bytes"] > 2000000, d
 assert d["pods"]["bytes"] >= 300000, d
 assert d["logs"]["bytes"] == 0, d
-total = sum(d[k]["bytes"] for k in ("images", "trees", "tmp", "pods", "logs"))
+assert d["layers"]["count"] == 0, d
+total = sum(d[k]["bytes"] for k in ("images", "trees", "layers", "tmp", "pods", "logs"))
 assert d["total"]["bytes"] == total, d
 PY
 }

@@ -67,7 +67,7 @@ PY
     fails "image rm: image sha512-0000: not found in the store" image rm sha512-0000
     fails "image rm: image example.com/zzz: not found in the store" image rm example.com/zzz
     fails "image rm: image sha512-: ambiguous, it matches 2 images" image rm sha512-
-    fails "image rm: image Bad_Name: not an image ID (sha512-…) or a valid image name" image rm Bad_Name
+    fails "image rm: image Bad_Name: not an image ID (sha512-…, sha256-…) or a valid image name" image rm Bad_Name
     # A bad reference does not stop the good ones; the exit status says something failed.
     run cap image rm sha512-0000 "$A"
     assert_status 254

@@ -132,3 +132,12 @@ TEST_CASE("rootfs-only extraction writes the rootfs contents into the target")
     CHECK(*read_file(t.path("a")) == "1");
     CHECK(!path_exists(t.path("manifest")));
 }
+
+TEST_CASE("an entry replaced in a subdirectory is written there")
+{
+    Target t;
+    auto tar = TarBuilder().file("rootfs/d/x", "1").symlink("rootfs/d/x", "/etc").file("rootfs/d/x", "2").finish();
+    auto r = extract(tar, t);
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
+    CHECK(*read_file(t.path("rootfs/d/x")) == "2");
+}

@@ -2,6 +2,7 @@
 #include "lib/fs.h"
 #include "store/digest.h"
 #include "store/index.h"
+#include "store/oci.h"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -149,7 +150,7 @@ TEST_CASE("index: schema 3 adds the remote cache; entries go with their image")
 {
     auto dir = TempDir::create("/tmp", "capsule-index-test-").release_value();
     auto idx = Index::open(dir.path() + "/index.db").release_value();
-    CHECK(Index::current_schema_version() == 3);
+    CHECK(Index::current_schema_version() >= 3);
     auto img = image("e", "example.com/r", "1", 10);
     REQUIRE(idx.insert(img, nullptr));
     CHECK(!*idx.find_remote("https://example.com/r.aci"));
@@ -169,4 +170,97 @@ TEST_CASE("index: schema 3 adds the remote cache; entries go with their image")
     CHECK(idx.find_remote(r.url).release_value()->max_age == -1);
     CHECK(*idx.remove(img.id));
     CHECK(!*idx.find_remote(r.url));
+}
+
+namespace {
+
+LayerInfo layer(char c, uint64_t size)
+{
+    return LayerInfo { "sha256:" + std::string(64, c), std::string(oci::media_oci_layer_gzip), size, size * 2 };
+}
+
+ImageInfo oci_image(char c, const std::string& name, const std::string& tag)
+{
+    ImageInfo i;
+    i.id = "sha256-" + std::string(64, c);
+    i.name = name;
+    if (!tag.empty())
+        i.labels = { { "version", tag }, { "os", "linux" } };
+    i.type = "oci";
+    i.origin = "docker://" + name + ":" + tag;
+    i.import_time = 100;
+    return i;
+}
+
+OciRefs refs(char c, std::vector<LayerInfo> layers)
+{
+    return OciRefs { "sha256:" + std::string(64, c), std::string(oci::media_oci_manifest),
+        "sha256:" + std::string(63, c) + "0", std::move(layers) };
+}
+
+} // namespace
+
+TEST_CASE("index: schema 4 keeps OCI images, their layers in order, and shares layers")
+{
+    auto dir = TempDir::create("/tmp", "capsule-index-test-").release_value();
+    auto idx = Index::open(dir.path() + "/index.db").release_value();
+    CHECK(Index::current_schema_version() == 4);
+    // Layers must be stored before an image uses them.
+    auto missing = idx.commit_oci(oci_image('a', "127.0.0.1:5000/x", "1"), refs('a', { layer('1', 10) }));
+    REQUIRE(!missing);
+    CHECK(missing.error().message().find("is not stored") != std::string::npos);
+    CHECK(idx.list()->empty());
+
+    for (char c : { '1', '2', '3' })
+        REQUIRE(idx.insert_layer(layer(c, 10), 5));
+    REQUIRE(idx.insert_layer(layer('1', 99), 5)); // kept as it was
+    CHECK((*idx.get_layer(layer('1', 0).digest))->size == 10);
+    auto a = idx.commit_oci(oci_image('a', "127.0.0.1:5000/x", "1"), refs('a', { layer('2', 10), layer('1', 10) }));
+    REQUIRE_MESSAGE(a, (a ? "" : a.error().message()));
+    CHECK(a->type == "oci");
+    CHECK(a->version() == "1");
+    auto b = idx.commit_oci(oci_image('b', "127.0.0.1:5000/y", "1"), refs('b', { layer('1', 10), layer('3', 10) }));
+    REQUIRE(b);
+    auto got = (*idx.get_oci(a->id)).value();
+    REQUIRE(got.layers.size() == 2);
+    CHECK(got.layers[0].digest == layer('2', 0).digest); // bottom first, as committed
+    CHECK(got.layers[1].digest == layer('1', 0).digest);
+    CHECK(got.manifest_digest == "sha256:" + std::string(64, 'a'));
+    CHECK(*idx.unused_layers() == std::vector<std::string>());
+    CHECK(idx.oci_blob_digests()->size() == 3 + 4);
+    CHECK(!*idx.config_in_use(got.config_digest, a->id));
+
+    // A layer goes only once no image uses it.
+    CHECK(!*idx.remove_layer_if_unused(layer('1', 0).digest));
+    CHECK(*idx.remove(a->id));
+    CHECK(!*idx.get_oci(a->id));
+    CHECK(*idx.unused_layers() == std::vector<std::string> { layer('2', 0).digest });
+    CHECK(*idx.remove_layer_if_unused(layer('2', 0).digest));
+    CHECK(!*idx.remove_layer_if_unused(layer('1', 0).digest));
+}
+
+TEST_CASE("index: a tag names one OCI image; re-committing updates origin and tag")
+{
+    auto dir = TempDir::create("/tmp", "capsule-index-test-").release_value();
+    auto idx = Index::open(dir.path() + "/index.db").release_value();
+    REQUIRE(idx.insert_layer(layer('1', 10), 5));
+    auto old = idx.commit_oci(oci_image('a', "127.0.0.1:5000/x", "latest"), refs('a', { layer('1', 10) }));
+    REQUIRE(old);
+    auto moved = idx.commit_oci(oci_image('b', "127.0.0.1:5000/x", "latest"), refs('b', { layer('1', 10) }));
+    REQUIRE(moved);
+    auto tagged = *idx.find_name("127.0.0.1:5000/x", "latest");
+    REQUIRE(tagged.size() == 1);
+    CHECK(tagged[0].id == moved->id);
+    auto dangling = (*idx.get(old->id)).value();
+    CHECK(dangling.version().empty());
+    CHECK(dangling.labels.size() == 1); // os stays
+    // The old image is committed again under a new tag: it takes the tag and the origin.
+    auto again = oci_image('a', "127.0.0.1:5000/x", "v2");
+    again.origin = "oci:/tmp/layout:v2";
+    auto r = idx.commit_oci(again, refs('a', { layer('1', 10) }));
+    REQUIRE(r);
+    CHECK(r->version() == "v2");
+    CHECK(r->origin == "oci:/tmp/layout:v2");
+    CHECK(r->import_time == 100);
+    CHECK(idx.list()->size() == 2);
 }
