@@ -28,6 +28,7 @@ Result<const CurlApi*> load_curl()
     load(lib, "curl_global_init", api.global_init, missing);
     load(lib, "curl_easy_init", api.easy_init, missing);
     load(lib, "curl_easy_cleanup", api.easy_cleanup, missing);
+    load(lib, "curl_easy_reset", api.easy_reset, missing);
     load(lib, "curl_easy_setopt", api.easy_setopt, missing);
     load(lib, "curl_easy_perform", api.easy_perform, missing);
     load(lib, "curl_easy_getinfo", api.easy_getinfo, missing);

@@ -18,6 +18,7 @@ struct CurlApi {
     CURLcode (*global_init)(long);
     CURL* (*easy_init)();
     void (*easy_cleanup)(CURL*);
+    void (*easy_reset)(CURL*);
     CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
     CURLcode (*easy_perform)(CURL*);
     CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);

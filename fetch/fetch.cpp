@@ -4,6 +4,8 @@
 #include "fetch/discovery.h"
 #include "fetch/fetch_internal.h"
 #include "fetch/http.h"
+#include "fetch/oci_layout.h"
+#include "fetch/registry.h"
 #include "fetch/trust.h"
 #include "lib/appc/types.h"
 #include "lib/fs.h"
@@ -17,8 +19,13 @@ namespace capsule::fetch {
 
 namespace {
 
-constexpr std::string_view transport_prefixes[]
-    = { "oci-archive:", "docker-archive:", "oci:", "docker:", "http:", "https:", "file:" };
+struct Transport {
+    std::string_view prefix;
+    RefKind kind;
+};
+constexpr Transport transports[] = { { "docker://", RefKind::Docker }, { "oci-archive:", RefKind::OciArchive },
+    { "docker-archive:", RefKind::DockerArchive }, { "oci:", RefKind::OciLayout } };
+constexpr std::string_view unsupported_prefixes[] = { "docker:", "http:", "https:", "file:" };
 
 std::string describe(const openpgp::Signer& signer)
 {
@@ -155,9 +162,13 @@ ParsedRef parse_ref(std::string_view ref)
 {
     if (auto s = url_scheme(ref); s == Scheme::Http || s == Scheme::Https)
         return { RefKind::Https, s == Scheme::Http ? "http" : "https" };
+    for (auto& t : transports)
+        if (ref.starts_with(t.prefix))
+            return { t.kind, std::string(t.prefix.substr(0, t.prefix.find(':'))),
+                std::string(ref.substr(t.prefix.size())) };
     if (auto sep = ref.find("://"); sep != std::string_view::npos)
         return { RefKind::Unsupported, std::string(ref.substr(0, sep)) };
-    for (auto p : transport_prefixes)
+    for (auto p : unsupported_prefixes)
         if (ref.starts_with(p))
             return { RefKind::Unsupported, std::string(p.substr(0, p.size() - 1)) };
     if (ref.starts_with("/") || ref.starts_with("./") || ref.starts_with("../") || ref.ends_with(".aci") || ref == "."
@@ -177,10 +188,31 @@ Result<store::ImageInfo> fetch_image(store::Store& store, std::string_view ref, 
     switch (parsed.kind) {
     case RefKind::Https:
         return fetch_remote(store, r, opts).wrap("fetch " + r);
+    case RefKind::Docker:
+        return fetch_docker(store, parsed.rest, opts).wrap("fetch " + r);
+    case RefKind::OciLayout:
+        return fetch_oci_layout(store, parsed.rest, opts).wrap("fetch " + r);
+    case RefKind::OciArchive:
+        return fetch_oci_archive(store, parsed.rest, opts).wrap("fetch " + r);
+    case RefKind::DockerArchive:
+        return fetch_docker_archive(store, parsed.rest, opts).wrap("fetch " + r);
     case RefKind::Unsupported:
-        return Error("fetch " + r + ": " + parsed.scheme + " images are not supported yet", ENOTSUP);
-    case RefKind::File:
+        return Error("fetch " + r + ": " + parsed.scheme + " is not a transport capsule knows", ENOTSUP);
+    case RefKind::File: {
+        // An OCI archive or `docker save` output given as a plain path is sniffed.
+        if (auto fd = open_fd(r, O_RDONLY)) {
+            switch (sniff_archive(fd->get())) {
+            case ArchiveKind::OciArchive:
+                return fetch_oci_archive(store, r, opts).wrap("fetch " + r);
+            case ArchiveKind::DockerArchive:
+                return fetch_docker_archive(store, r, opts).wrap("fetch " + r);
+            case ArchiveKind::Aci:
+            case ArchiveKind::Unknown:
+                break;
+            }
+        }
         return fetch_file(store, r, opts).wrap("fetch " + r);
+    }
     case RefKind::ImageId:
         return store.resolve(ref).wrap("fetch");
     case RefKind::Name: {

@@ -36,15 +36,23 @@ std::string lower(std::string_view s)
     return out;
 }
 
+/// The start of an error page kept for the caller (registries explain errors in JSON).
+constexpr size_t max_error_body = 4096;
+
 /// State shared with libcurl's callbacks for one transfer.
 struct Transfer {
     const BodySink* sink;
+    const HttpRequest* req;
     StatusLine status;
     HttpResponse response;
+    size_t received { 0 };
     Error sink_error;
     bool sink_failed { false };
     bool progress { false };
     bool progress_drawn { false };
+
+    /// Is this the body the caller asked for (and not an error page or a redirect)?
+    bool wanted() const { return status.code == 200 || (status.code == 206 && req->resume_from > 0); }
 };
 
 size_t on_header(char* data, size_t size, size_t n, void* user)
@@ -54,29 +62,108 @@ size_t on_header(char* data, size_t size, size_t n, void* user)
     // Every response of a redirect chain starts with a status line: keep the last one's.
     if (auto st = parse_status_line(line)) {
         t->status = *st;
-        t->response.etag.clear();
-        t->response.max_age = -1;
+        auto& r = t->response;
+        r.etag.clear();
+        r.max_age = -1;
+        r.content_type.clear();
+        r.content_length = -1;
+        r.docker_content_digest.clear();
+        r.www_authenticate.clear();
+        r.error_body.clear();
     } else if (auto h = parse_header(line)) {
+        auto& r = t->response;
         if (h->first == "etag")
-            t->response.etag = h->second;
+            r.etag = h->second;
         else if (h->first == "cache-control")
-            t->response.max_age = cache_max_age(h->second);
+            r.max_age = cache_max_age(h->second);
+        else if (h->first == "content-type")
+            r.content_type = h->second;
+        else if (h->first == "content-length" && !h->second.empty() && h->second.size() < 19
+            && std::all_of(h->second.begin(), h->second.end(), ::isdigit))
+            r.content_length = std::strtoll(h->second.c_str(), nullptr, 10);
+        else if (h->first == "docker-content-digest")
+            r.docker_content_digest = h->second;
+        else if (h->first == "www-authenticate")
+            r.www_authenticate.push_back(h->second);
     }
     return size * n;
+}
+
+Error too_large(size_t limit)
+{
+    return Error("larger than " + std::to_string(limit) + " bytes", EFBIG);
 }
 
 size_t on_body(char* data, size_t size, size_t n, void* user)
 {
     auto* t = static_cast<Transfer*>(user);
-    if (t->status.code != 200)
-        return size * n; // an error page: not the image
-    if (auto r = (*t->sink)(data, size * n); !r) {
+    size_t bytes = size * n;
+    if (!t->wanted()) {
+        // An error page or a redirect's body: not the document.
+        auto& e = t->response.error_body;
+        e.append(data, std::min(bytes, max_error_body - std::min(max_error_body, e.size())));
+        return bytes;
+    }
+    size_t limit = t->req->max_body;
+    if (limit > 0
+        && (t->received + bytes > limit
+            || (t->received == 0 && t->response.content_length > static_cast<int64_t>(limit)))) {
+        t->sink_error = too_large(limit);
+        t->sink_failed = true;
+        return 0;
+    }
+    t->received += bytes;
+    if (auto r = (*t->sink)(data, bytes); !r) {
         t->sink_error = r.release_error();
         t->sink_failed = true;
         return 0;
     }
-    return size * n;
+    return bytes;
 }
+
+/// May trying again help? (The connection broke, timed out, or the body was cut short.)
+bool transient(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/// One easy handle per thread, reset for each transfer: its connection cache lets the
+/// requests of a pull (challenge, token, manifests, blobs) share connections.
+class ThreadHandle {
+public:
+    explicit ThreadHandle(const CurlApi& api)
+        : m_api(api)
+    {
+    }
+    ~ThreadHandle()
+    {
+        if (m_handle)
+            m_api.easy_cleanup(m_handle);
+    }
+    CURL* get()
+    {
+        if (!m_handle)
+            m_handle = m_api.easy_init();
+        else
+            m_api.easy_reset(m_handle);
+        return m_handle;
+    }
+
+private:
+    const CurlApi& m_api;
+    CURL* m_handle { nullptr };
+};
 
 std::string mib(curl_off_t bytes)
 {
@@ -166,6 +253,14 @@ int64_t cache_max_age(std::string_view cc)
     return age;
 }
 
+std::string status_text(long code, std::string_view reason)
+{
+    std::string text = "HTTP " + std::to_string(code);
+    if (!reason.empty())
+        text += " " + std::string(reason);
+    return text;
+}
+
 Result<HttpResponse> http_get(const HttpRequest& req, const BodySink& body)
 {
     auto scheme = url_scheme(req.url);
@@ -174,8 +269,9 @@ Result<HttpResponse> http_get(const HttpRequest& req, const BodySink& body)
     if (scheme == Scheme::Http && !req.allow_http)
         return Error("plain http is refused; pass --insecure-options=http to allow it", EPERM);
     const CurlApi& api = *TRY(curl_api());
-    std::unique_ptr<CURL, void (*)(CURL*)> curl(api.easy_init(), api.easy_cleanup);
-    if (!curl)
+    thread_local ThreadHandle handle(api);
+    CURL* c = handle.get();
+    if (!c)
         return Error::msg("libcurl: cannot create a transfer");
     std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers(nullptr, api.slist_free_all);
     auto add_header = [&](const std::string& h) {
@@ -188,18 +284,20 @@ Result<HttpResponse> http_get(const HttpRequest& req, const BodySink& body)
         add_header("If-None-Match: " + req.if_none_match);
     if (!req.authorization.empty())
         add_header("Authorization: " + req.authorization);
+    for (auto& h : req.headers)
+        add_header(h);
 
     Transfer t;
     t.sink = &body;
+    t.req = &req;
     t.progress = req.progress;
     char errbuf[CURL_ERROR_SIZE] = {};
-    CURL* c = curl.get();
     const char* protocols = req.allow_http ? "http,https" : "https";
     api.easy_setopt(c, CURLOPT_URL, req.url.c_str());
     api.easy_setopt(c, CURLOPT_PROTOCOLS_STR, protocols);
     api.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
     api.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    api.easy_setopt(c, CURLOPT_MAXREDIRS, max_redirects);
+    api.easy_setopt(c, CURLOPT_MAXREDIRS, req.max_redirects);
     api.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, connect_timeout_s);
     api.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, low_speed_limit);
     api.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, low_speed_time_s);
@@ -221,6 +319,8 @@ Result<HttpResponse> http_get(const HttpRequest& req, const BodySink& body)
         api.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
         api.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    if (req.resume_from > 0)
+        api.easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(req.resume_from));
     if (req.progress) {
         api.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
         api.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -228,26 +328,41 @@ Result<HttpResponse> http_get(const HttpRequest& req, const BodySink& body)
     }
 
     CURLcode rc = api.easy_perform(c);
+    // The handle outlives this call: it must not point at this frame's buffers.
+    api.easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+    api.easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
     if (t.progress_drawn)
         std::fputc('\n', stderr);
     if (t.sink_failed)
         return t.sink_error;
+    if (rc == CURLE_TOO_MANY_REDIRECTS) {
+        std::string text = errbuf[0] ? std::string(trim(errbuf)) : api.easy_strerror(rc);
+        return Error(text, ELOOP);
+    }
     if (rc != CURLE_OK) {
         std::string text = errbuf[0] ? std::string(trim(errbuf)) : api.easy_strerror(rc);
         if (rc == CURLE_UNSUPPORTED_PROTOCOL && !req.allow_http)
             text += " (a redirect to plain http is refused; pass --insecure-options=http to allow it)";
-        return Error(text, EIO);
+        int code = transient(rc) ? EAGAIN : EIO;
+        if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+            code = EKEYREJECTED;
+        else if (rc == CURLE_SSL_CONNECT_ERROR)
+            code = EPROTO;
+        return Error(text, code);
     }
     char* effective = nullptr;
     api.easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &effective);
     t.response.resolved_url = effective ? effective : req.url;
     t.response.status = t.status.code;
-    if (t.status.code == 200 || (t.status.code == 304 && !req.if_none_match.empty()))
+    t.response.reason = t.status.reason;
+    if (t.wanted() || (t.status.code == 304 && !req.if_none_match.empty()) || req.return_status)
         return t.response;
-    std::string text = "HTTP " + std::to_string(t.status.code);
-    if (!t.status.reason.empty())
-        text += " " + t.status.reason;
-    return Error(text, t.status.code == 404 || t.status.code == 410 ? ENOENT : EIO);
+    int code = EIO;
+    if (t.status.code == 404 || t.status.code == 410)
+        code = ENOENT;
+    else if (t.status.code >= 500 || t.status.code == 429)
+        code = EAGAIN;
+    return Error(status_text(t.status.code, t.status.reason), code);
 }
 
 } // namespace capsule::fetch

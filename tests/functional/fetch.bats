@@ -114,10 +114,9 @@ fails_cleanly() {
     fails_cleanly "fetch: --pull-policy=sometimes: expected never, new or update" fetch --pull-policy=sometimes x.aci
 }
 
-@test "fetch: unsupported transports say so" {
-    fails_cleanly "fetch docker://busybox: docker images are not supported yet" fetch docker://busybox
-    fails_cleanly "fetch ftp://example.com/x.aci: ftp images are not supported yet" fetch ftp://example.com/x.aci
-    fails_cleanly "fetch oci:/tmp/layout: oci images are not supported yet" fetch oci:/tmp/layout
+@test "fetch: unknown transports say so" {
+    fails_cleanly "fetch ftp://example.com/x.aci: ftp is not a transport capsule knows" fetch ftp://example.com/x.aci
+    fails_cleanly "fetch docker:busybox: docker is not a transport capsule knows" fetch docker:busybox
 }
 
 @test "fetch: unknown name or ID" {

@@ -17,15 +17,20 @@ TEST_CASE("references are classified by their text")
     CHECK(parse_ref("example.com/app:v1").kind == RefKind::Name);
     CHECK(parse_ref("example.com/app").kind == RefKind::Name);
     auto d = parse_ref("docker://busybox");
-    CHECK(d.kind == RefKind::Unsupported);
+    CHECK(d.kind == RefKind::Docker);
     CHECK(d.scheme == "docker");
+    CHECK(d.rest == "busybox");
     CHECK(parse_ref("https://example.com/x.aci").scheme == "https");
-    CHECK(parse_ref("oci:/tmp/layout:tag").scheme == "oci");
-    CHECK(parse_ref("oci-archive:x.tar").scheme == "oci-archive");
-    CHECK(parse_ref("docker-archive:x.tar").scheme == "docker-archive");
+    auto o = parse_ref("oci:/tmp/layout:tag");
+    CHECK(o.kind == RefKind::OciLayout);
+    CHECK(o.rest == "/tmp/layout:tag");
+    CHECK(parse_ref("oci-archive:x.tar").kind == RefKind::OciArchive);
+    CHECK(parse_ref("oci-archive:x.tar").rest == "x.tar");
+    CHECK(parse_ref("docker-archive:x.tar").kind == RefKind::DockerArchive);
+    CHECK(parse_ref("docker:busybox").kind == RefKind::Unsupported);
 }
 
-TEST_CASE("http(s) URLs are fetched, other schemes are not supported yet")
+TEST_CASE("http(s) URLs are fetched, unknown schemes are refused")
 {
     auto h = parse_ref("https://example.com/x.aci");
     CHECK(h.kind == RefKind::Https);
