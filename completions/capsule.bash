@@ -4,7 +4,7 @@
 _capsule_global_flags="--dir= --local-config= --system-config= --user-config= --insecure-options= --trust-keys-from-https --debug --quiet --help --help-all"
 _capsule_commands="run prepare run-prepared list status enter stop rm gc cat-manifest fetch trust image df version config"
 _capsule_image_commands="list ls rm gc cat-manifest export extract render"
-_capsule_pod_flags="--stage1= --stage1-path= --stage1-name= --stage1-hash= --interactive --net= --set-env= --set-env-file= --inherit-env --volume= --hostname= --uuid-file-save= --no-overlay --insecure-options="
+_capsule_pod_flags="--stage1= --stage1-path= --stage1-name= --stage1-hash= --interactive --net= --set-env= --set-env-file= --inherit-env --volume= --hostname= --uuid-file-save= --no-overlay --insecure-options= --pull-policy= --platform="
 _capsule_app_flags="--exec= --user= --group= --working-dir= --mount= --environment= --name="
 
 # _capsule_flags COMMAND [SUBCOMMAND]: the flags a command takes.
@@ -17,11 +17,12 @@ _capsule_flags() {
         enter) echo "--app=" ;;
         stop) echo "--force" ;;
         gc) echo "--grace-period= --expire-prepared= --mark-only" ;;
-        fetch) echo "--pull-policy= --signature= --full" ;;
+        fetch) echo "--pull-policy= --signature= --platform= --full" ;;
         trust) echo "--prefix= --root --skip-fingerprint-review" ;;
         "image list"|"image ls") echo "--format= --fields= --full --no-legend" ;;
         "image gc") echo "--grace-period=" ;;
         "image extract"|"image render") echo "--rootfs-only" ;;
+        "image cat-manifest") echo "--config" ;;
         df) echo "--format= --no-legend" ;;
         version) echo "--format=" ;;
     esac
@@ -59,6 +60,7 @@ _capsule() {
         --stage1=*) COMPREPLY=($(compgen -P "--stage1=" -W "fly" -- "${cur#*=}")); return ;;
         --format=*) COMPREPLY=($(compgen -P "--format=" -W "text table json" -- "${cur#*=}")); return ;;
         --pull-policy=*) COMPREPLY=($(compgen -P "--pull-policy=" -W "never new update" -- "${cur#*=}")); return ;;
+        --platform=*) COMPREPLY=($(compgen -P "--platform=" -W "linux/amd64 linux/arm64/v8 linux/arm/v7 linux/386" -- "${cur#*=}")); return ;;
         --net=*) COMPREPLY=($(compgen -P "--net=" -W "host" -- "${cur#*=}")); return ;;
         --insecure-options=*)
             COMPREPLY=($(compgen -P "--insecure-options=" -W "none http image tls pubkey capabilities paths seccomp ondisk all-fetch all-run all" -- "${cur#*=}"))

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stage0/pod_spec.h"
 
+#include "stage1/common/interface.h"
+
 #include <algorithm>
 #include <cctype>
 #include <set>
@@ -71,19 +73,45 @@ void set_env(std::vector<appc::NameValue>& env, const appc::NameValue& nv)
         env.push_back(nv);
 }
 
-Result<appc::App> effective_app(const AppSpec& spec, const ResolvedImage& image, const std::string& name,
-    const std::vector<appc::NameValue>& pod_env)
+/// Docker's rules for an OCI image: `--exec` replaces the Entrypoint, `-- ARGS` the Cmd; the
+/// config's User is resolved in the image's /etc/passwd and /etc/group unless both --user and
+/// --group replace it (which then take appc's meaning, as for ACIs).
+Status apply_docker_rules(appc::App& app, const AppSpec& spec, const ResolvedImage& image, appc::RuntimeApp& ra)
 {
+    auto& d = *image.oci;
+    app.exec = TRY(oci::docker_exec(d.entrypoint, d.cmd, spec.exec, spec.args, image.name));
+    if (spec.user && spec.group)
+        return {};
+    auto user = oci::resolve_user(d.user, d.passwd, d.group);
+    if (!user)
+        return user.release_error().wrap("image " + image.name);
+    app.user = std::to_string(user->uid);
+    app.group = std::to_string(user->gid);
+    if (!spec.user && !spec.group) {
+        app.supplementary_gids = user->supplementary_gids;
+        ra.annotations.push_back({ std::string(stage1_interface::annotation_exact_groups), "true" });
+    }
+    return {};
+}
+
+Result<appc::App> effective_app(
+    const AppSpec& spec, const ResolvedImage& image, appc::RuntimeApp& ra, const std::vector<appc::NameValue>& pod_env)
+{
+    const auto& name = ra.name;
     appc::App app = image.manifest.app.value_or(appc::App {});
     if (!image.manifest.app) {
         app.user = "0";
         app.group = "0";
     }
-    if (spec.exec)
-        app.exec = { *spec.exec };
-    app.exec.insert(app.exec.end(), spec.args.begin(), spec.args.end());
-    if (app.exec.empty())
-        return Error::msg("app '" + name + "': image " + image.name + " has no exec; give one with --exec");
+    if (image.oci) {
+        TRY_CTX(apply_docker_rules(app, spec, image, ra), "app '" + name + "'");
+    } else {
+        if (spec.exec)
+            app.exec = { *spec.exec };
+        app.exec.insert(app.exec.end(), spec.args.begin(), spec.args.end());
+        if (app.exec.empty())
+            return Error::msg("app '" + name + "': image " + image.name + " has no exec; give one with --exec");
+    }
     if (spec.user)
         app.user = *spec.user;
     if (spec.group)
@@ -148,7 +176,7 @@ Result<appc::PodManifest> build_pod_manifest(
         if (!names.insert(ra.name).second)
             return Error::msg("app name '" + ra.name + "' is used twice in the pod; set one with --name");
         ra.image = { img.name, img.id, img.labels };
-        auto app = TRY(effective_app(as, img, ra.name, pod_env));
+        auto app = TRY(effective_app(as, img, ra, pod_env));
         ra.mounts = TRY(app_mounts(as, app, ra.name, m.volumes));
         ra.app = std::move(app);
         m.apps.push_back(std::move(ra));

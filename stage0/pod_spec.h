@@ -5,7 +5,9 @@
 // and one AppSpec per image. The command line fills it (cmd/capsule/app_args.h); stage0
 // turns it into a pod.
 
+#include "fetch/fetch.h"
 #include "lib/appc/pod_manifest.h"
+#include "lib/oci/config_map.h"
 #include "stage0/stage1_image.h"
 
 #include <optional>
@@ -16,8 +18,8 @@ namespace capsule::stage0 {
 
 struct AppSpec {
     std::string image;                        ///< a reference for fetch_image
-    std::optional<std::string> exec;          ///< --exec: replaces the image's exec
-    std::vector<std::string> args;            ///< after `--`: appended to exec
+    std::optional<std::string> exec;          ///< --exec: replaces the image's exec (OCI: its Entrypoint)
+    std::vector<std::string> args;            ///< after `--`: appended to exec (OCI: replace its Cmd)
     std::optional<std::string> user;          ///< --user
     std::optional<std::string> group;         ///< --group
     std::optional<std::string> working_dir;   ///< --working-dir
@@ -36,7 +38,9 @@ struct PodSpec {
     std::vector<appc::Volume> volumes;      ///< --volume
     std::optional<std::string> hostname;
     std::optional<std::string> uuid_file_save;
-    std::optional<std::string> insecure_options; ///< --insecure-options given after the command
+    std::optional<std::string> insecure_options;  ///< --insecure-options given after the command
+    std::optional<fetch::PullPolicy> pull_policy; ///< --pull-policy (app images; default: new)
+    std::optional<oci::Platform> platform;        ///< --platform (default: this host's)
     std::vector<AppSpec> apps;
 };
 
@@ -45,11 +49,14 @@ struct ResolvedImage {
     std::string id;
     std::string name;
     std::vector<appc::NameValue> labels;
-    appc::ImageManifest manifest;
+    appc::ImageManifest manifest; ///< for OCI images, the view of their config (lib/oci/config_map.h)
+    /// OCI images: what docker's override and user rules need (nullopt for ACIs).
+    std::optional<oci::DockerApp> oci;
 };
 
 /// Build the pod manifest (pure; unit-tested): app names (from --name or the image name),
-/// exec/user/group/working dir overrides, environment (image < --set-env-file/--set-env <
+/// exec/user/group/working dir overrides (appc's rules for ACIs, docker's for OCI images), environment (image <
+/// --set-env-file/--set-env <
 /// --environment), mounts (explicit --mount, then pod volumes named like an image mount point).
 /// `set_env` is the merged pod-level environment.
 Result<appc::PodManifest> build_pod_manifest(

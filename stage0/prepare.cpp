@@ -3,8 +3,12 @@
 
 #include "fetch/fetch.h"
 #include "lib/fs.h"
+#include "lib/oci/config_map.h"
+#include "lib/overlay.h"
 #include "stage1/common/interface.h"
+#include "store/oci.h"
 
+#include <cstdlib>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -18,16 +22,39 @@ namespace {
 
 constexpr std::string_view run_options_file = "run-options";
 
+/// Where an app's root filesystem comes from.
+struct AppLowers {
+    std::string image_id;
+    bool oci { false };
+    /// Topmost first: an ACI's rendered rootfs, or an OCI image's layer directories.
+    std::vector<std::string> dirs;
+};
+
 struct Fetched {
     Stage1Image stage1;
     std::vector<ResolvedImage> images;
-    std::vector<std::string> trees;    ///< tree path per app
+    std::vector<AppLowers> lowers;     ///< per app
     std::vector<std::string> to_touch; ///< images whose last use is not recent
 };
 
 /// `last used` is for `image gc`, which thinks in hours: skip the index write (and its
 /// fsync) when the image was used within the last minute.
 constexpr int64_t touch_resolution_seconds = 60;
+
+/// An OCI image: its config read natively and seen as an appc app, the user database of its
+/// root filesystem (read through the layers, nothing mounted or copied), its layers.
+Result<ResolvedImage> resolve_oci(store::Store& store, const store::ImageInfo& info, AppLowers& lowers)
+{
+    auto img = TRY(store.oci_image(info.id));
+    auto config = TRY_CTX(oci::parse_config(img.config), "config of image " + info.id);
+    auto view = TRY_CTX(oci::image_manifest_view(config, info.name, info.labels), "config of image " + info.id);
+    oci::DockerApp docker { config.entrypoint, config.cmd, config.user, {}, {} };
+    docker.passwd = TRY(store.read_image_file(info.id, "etc/passwd")).value_or("");
+    docker.group = TRY(store.read_image_file(info.id, "etc/group")).value_or("");
+    lowers.oci = true;
+    lowers.dirs.assign(img.layer_dirs.rbegin(), img.layer_dirs.rend());
+    return ResolvedImage { info.id, info.name, info.labels, std::move(view), std::move(docker) };
+}
 
 Result<Fetched> fetch_images(store::Store& store, const PrepareContext& ctx, const PodSpec& spec)
 {
@@ -48,13 +75,24 @@ Result<Fetched> fetch_images(store::Store& store, const PrepareContext& ctx, con
     opts.local_config = ctx.local_config;
     opts.system_config = ctx.system_config;
     opts.trust_keys_from_https = ctx.trust_keys_from_https;
+    opts.pull_policy = spec.pull_policy.value_or(fetch::PullPolicy::New);
+    if (spec.platform)
+        opts.platform = *spec.platform;
+    opts.progress = ctx.progress;
+    opts.on_notice = ctx.on_notice;
     for (auto& app : spec.apps) {
         auto info = TRY_CTX(fetch::fetch_image(store, app.image, opts), "image '" + app.image + "'");
-        auto manifest = TRY_CTX(store.manifest(info.id), "image " + info.id);
-        f.trees.push_back(store.tree_path(info.id));
+        AppLowers lowers { info.id, false, {} };
+        if (info.type == "oci") {
+            f.images.push_back(TRY_CTX(resolve_oci(store, info, lowers), "image '" + app.image + "'"));
+        } else {
+            auto manifest = TRY_CTX(store.manifest(info.id), "image " + info.id);
+            lowers.dirs.push_back(store.tree_path(info.id) + "/rootfs");
+            f.images.push_back({ info.id, info.name, info.labels, std::move(manifest), std::nullopt });
+        }
+        f.lowers.push_back(std::move(lowers));
         if (std::time(nullptr) - info.last_used >= touch_resolution_seconds)
             f.to_touch.push_back(info.id);
-        f.images.push_back({ info.id, info.name, info.labels, std::move(manifest) });
     }
     return f;
 }
@@ -93,30 +131,66 @@ Status write_empty_volume(const std::string& pod, const appc::Volume& v)
     return {};
 }
 
-Status write_app(const std::string& pod, const appc::RuntimeApp& app, const std::string& tree, bool no_overlay)
+/// The lower directories to write for an app: its layers stacked when the stage1 and the
+/// kernel can take them (interface version 2, at most store::max_stacked_layers, options
+/// within one page), else its layers flattened once into the store (store.flat_tree).
+Result<std::vector<std::string>> stacked_lowers(store::Store& store, const AppLowers& l, const std::string& upper,
+    const std::string& work, int interface_version, bool no_overlay)
+{
+    if (!l.oci)
+        return l.dirs;
+    bool stack = !no_overlay && !l.dirs.empty() && l.dirs.size() <= store::max_stacked_layers
+        && (l.dirs.size() == 1 || interface_version >= 2)
+        && overlay_options(l.dirs, upper, work).size() <= overlay_options_max;
+    if (stack)
+        return l.dirs;
+    return std::vector<std::string> { TRY(store.flat_tree(l.image_id)) };
+}
+
+Status write_app(store::Store& store, const std::string& pod, const appc::RuntimeApp& app, const AppLowers& l,
+    int interface_version, bool no_overlay)
 {
     auto info = pod + "/" + std::string(iface::appsinfo) + "/" + app.name;
     auto rootfs = pod + "/" + std::string(iface::stage2_root) + "/" + app.name + "/rootfs";
+    auto upper = info + "/" + std::string(iface::app_upper);
+    auto work = info + "/" + std::string(iface::app_work);
     TRY(mkdir_p(info, 0700));
     TRY(write_file(info + "/" + std::string(iface::app_image), app.image.id));
+    // The stage1 mounts with the pod's path as getcwd() gives it (symlinks resolved) under
+    // run/, which is shorter than prepare/: options that fit now fit then.
+    std::string real = pod;
+    if (char* r = ::realpath(pod.c_str(), nullptr)) {
+        real = r;
+        ::free(r);
+    }
+    auto real_info = real + "/" + std::string(iface::appsinfo) + "/" + app.name;
+    auto lowers = TRY(stacked_lowers(store, l, real_info + "/" + std::string(iface::app_upper),
+        real_info + "/" + std::string(iface::app_work), interface_version, no_overlay));
     if (no_overlay) {
         TRY(mkdir_p(path_dirname(rootfs), 0755));
-        return copy_tree(tree + "/rootfs", rootfs);
+        return copy_tree(lowers.front(), rootfs);
+    }
+    std::string text;
+    for (auto& d : lowers) {
+        if (d.find('\n') != std::string::npos)
+            return Error::msg("lower directory '" + d + "' has a newline in its path");
+        text += d + "\n";
     }
     TRY(mkdir_p(rootfs, 0755));
-    TRY(mkdir_p(info + "/" + std::string(iface::app_upper), 0755));
-    TRY(mkdir_p(info + "/" + std::string(iface::app_work), 0700));
-    return write_file(info + "/" + std::string(iface::app_lower), tree + "/rootfs");
+    TRY(mkdir_p(upper, 0755));
+    TRY(mkdir_p(work, 0700));
+    return write_file(info + "/" + std::string(iface::app_lower), text);
 }
 
-Status write_pod(const LockedPod& pod, const PodSpec& spec, const Fetched& f, const appc::PodManifest& m)
+Status write_pod(
+    store::Store& store, const LockedPod& pod, const PodSpec& spec, const Fetched& f, const appc::PodManifest& m)
 {
     const auto& p = pod.path();
     TRY(mkdir_p(p + "/stage1", 0755));
     TRY(write_file(path_join(p, iface::stage1_id), f.stage1.info.id));
     TRY(write_file(path_join(p, iface::stage1_tree), f.stage1.tree));
     for (size_t i = 0; i < m.apps.size(); i++)
-        TRY(write_app(p, m.apps[i], f.trees[i], spec.no_overlay));
+        TRY(write_app(store, p, m.apps[i], f.lowers[i], f.stage1.entrypoints.interface_version, spec.no_overlay));
     for (auto& v : m.volumes)
         if (v.kind == "empty")
             TRY(write_empty_volume(p, v));
@@ -148,7 +222,7 @@ Result<LockedPod> prepare_pod(const PrepareContext& ctx, const PodSpec& spec)
     };
     if (auto r = pod.move_to(PodDir::Prepare); !r)
         return fail(r.release_error());
-    if (auto r = write_pod(pod, spec, fetched, manifest); !r)
+    if (auto r = write_pod(*store, pod, spec, fetched, manifest); !r)
         return fail(r.release_error().wrap("prepare pod " + pod.uuid()));
     for (auto& id : fetched.to_touch)
         (void)store->touch(id);

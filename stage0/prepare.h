@@ -5,10 +5,12 @@
 // and per-app info, overlay dirs or copied rootfs) and leave the pod `prepared`. On any
 // failure nothing is left: the half-made pod is moved to garbage and deleted.
 
+#include "fetch/fetch.h"
 #include "lib/insecure.h"
 #include "stage0/pod_spec.h"
 #include "stage0/pod_state.h"
 
+#include <functional>
 #include <string>
 
 namespace capsule::stage0 {
@@ -19,6 +21,9 @@ struct PrepareContext {
     InsecureOptions insecure;                    ///< global --insecure-options
     std::string local_config { "/etc/capsule" }; ///< --local-config (trusted keys)
     bool trust_keys_from_https { false };        ///< --trust-keys-from-https
+    bool progress { false };                     ///< download progress on stderr (a TTY)
+    /// Things the user should hear about while images are fetched (fetch::FetchOptions).
+    std::function<void(const std::string&)> on_notice;
 };
 
 /// Pod-level run choices made at prepare time and used by run-prepared (stage0's own file

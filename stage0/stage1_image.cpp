@@ -21,9 +21,9 @@ Result<Stage1Entrypoints> stage1_entrypoints(const appc::ImageManifest& m)
     auto [p, ec] = std::from_chars(version->data(), version->data() + version->size(), e.interface_version);
     if (ec != std::errc() || p != version->data() + version->size())
         return Error::msg("interface version '" + *version + "' is not a number");
-    if (e.interface_version != iface::version)
-        return Error::msg("stage1 interface version " + *version + " is not supported (this capsule speaks "
-            + std::to_string(iface::version) + ")");
+    if (e.interface_version < iface::min_version || e.interface_version > iface::version)
+        return Error::msg("stage1 interface version " + *version + " is not supported (this capsule speaks versions "
+            + std::to_string(iface::min_version) + " to " + std::to_string(iface::version) + ")");
     auto get = [&](std::string_view key) { return m.annotation(key).value_or(""); };
     e.run = get(iface::annotation_run);
     e.enter = get(iface::annotation_enter);

@@ -33,6 +33,8 @@ constexpr FlagDef flag_defs[] = {
     { "uuid-file-save", Level::Pod, Arity::Value, "write the pod UUID to FILE" },
     { "no-overlay", Level::Pod, Arity::Bool, "copy the image instead of an overlayfs" },
     { "insecure-options", Level::Pod, Arity::Value, "as the global flag" },
+    { "pull-policy", Level::Pod, Arity::Value, "never, new (default) or update, for every image" },
+    { "platform", Level::Pod, Arity::Value, "OS/ARCH[/VARIANT] to pick from multi-platform images" },
     { "dir", Level::Global, Arity::Value, "" },
     { "local-config", Level::Global, Arity::Value, "" },
     { "system-config", Level::Global, Arity::Value, "" },
@@ -99,6 +101,10 @@ Status apply_pod_flag(stage0::PodSpec& s, std::string_view name, const std::opti
         s.uuid_file_save = v;
     else if (name == "insecure-options")
         s.insecure_options = v;
+    else if (name == "pull-policy")
+        s.pull_policy = TRY(parse_pull_policy(v));
+    else if (name == "platform")
+        s.platform = TRY(oci::parse_platform(v));
     return {};
 }
 
@@ -159,6 +165,17 @@ Status take_flag(RunArgs& out, const std::vector<std::string>& args, size_t& i)
 }
 
 } // namespace
+
+Result<fetch::PullPolicy> parse_pull_policy(std::string_view s)
+{
+    if (s == "never")
+        return fetch::PullPolicy::Never;
+    if (s == "new")
+        return fetch::PullPolicy::New;
+    if (s == "update")
+        return fetch::PullPolicy::Update;
+    return Error::msg("--pull-policy=" + std::string(s) + ": expected never, new or update");
+}
 
 Result<appc::PodMount> parse_mount_flag(std::string_view s)
 {

@@ -32,6 +32,9 @@ Result<RunArgs> parse_run_args(const std::vector<std::string>& args);
 /// The flag reference for `--help` (pod flags, then app flags).
 std::string run_args_help();
 
+/// never | new | update (the value of --pull-policy, for fetch, run and prepare).
+Result<fetch::PullPolicy> parse_pull_policy(std::string_view);
+
 /// `volume=NAME,target=PATH` (the value of --mount).
 Result<appc::PodMount> parse_mount_flag(std::string_view);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // capsule image cat-manifest | export | extract | render: inspect and copy out.
 #include "cmd/capsule/image_common.h"
+#include "store/oci.h"
 
 #include <cstdio>
 
@@ -12,6 +13,7 @@ struct Options {
     std::string image;
     std::string dest;
     bool rootfs_only { false };
+    bool config { false }; ///< cat-manifest of an OCI image: its config instead
 };
 
 enum class Verb { CatManifest, Export, Extract, Render };
@@ -25,6 +27,18 @@ Result<int> run(const GlobalOptions& g, const Options& o, Verb verb)
     auto how = o.rootfs_only ? store::CopyWhat::RootfsOnly : store::CopyWhat::Tree;
     switch (verb) {
     case Verb::CatManifest: {
+        if (info.type == "oci") {
+            // The documents exactly as stored (their digests still verify).
+            auto img = TRY_CTX(store->oci_image(info.id), what + " " + info.id);
+            const auto& doc = o.config ? img.config : img.manifest;
+            std::fputs(doc.c_str(), stdout);
+            if (doc.empty() || doc.back() != '\n')
+                std::fputc('\n', stdout);
+            break;
+        }
+        if (o.config)
+            return Error::msg(
+                what + " " + info.id + ": --config: an ACI has no image config (its manifest holds the app)");
         auto m = TRY_CTX(store->manifest(info.id), what);
         std::puts(m.raw.dump(2).c_str());
         break;
@@ -49,6 +63,8 @@ void add(CommandContext& ctx, CLI::App& image, Verb verb, const char* name, cons
     sub->add_option("IMAGE", o->image, "Image ID (or unique prefix) or name[:version]")->required();
     if (dest_help)
         sub->add_option("DEST", o->dest, dest_help)->required();
+    if (verb == Verb::CatManifest)
+        sub->add_flag("--config", o->config, "OCI images: print the image config instead of the manifest");
     if (verb == Verb::Extract || verb == Verb::Render)
         sub->add_flag("--rootfs-only", o->rootfs_only, "Only the contents of rootfs/, without the manifest");
     sub->callback(
@@ -58,7 +74,8 @@ void add(CommandContext& ctx, CLI::App& image, Verb verb, const char* name, cons
 void setup(CommandContext& ctx)
 {
     auto* image = image_command(ctx);
-    add(ctx, *image, Verb::CatManifest, "cat-manifest", "Print an image's manifest", nullptr);
+    add(ctx, *image, Verb::CatManifest, "cat-manifest",
+        "Print an image's manifest (ACI: its appc manifest; OCI: the stored manifest, or --config)", nullptr);
     add(ctx, *image, Verb::Export, "export", "Write an image's ACI to a file", "File to write (must not exist)");
     add(ctx, *image, Verb::Extract, "extract", "Unpack an image's ACI into a new directory",
         "Directory to create (must not exist, or be empty)");

@@ -5,6 +5,7 @@
 #include "lib/log.h"
 
 #include <cstdio>
+#include <unistd.h>
 
 namespace capsule::cmd {
 
@@ -17,7 +18,9 @@ CLI::App* add_pod_subcommand(CommandContext& ctx, const std::string& name, const
     sub->fallthrough(false); // else CLI11 hands the image to the parent, which rejects it
     sub->footer("Usage: capsule " + name + " [POD FLAGS] IMAGE [APP FLAGS] [-- ARGS...] [--- IMAGE ...]\n"
         + run_args_help()
-        + "IMAGE: an ACI file, or a stored image ID (unique prefix) or name[:version].\n"
+        + "IMAGE: an ACI file, an https:// URL, docker://[REGISTRY/]NAME[:TAG|@DIGEST], oci:DIR[:TAG],\n"
+          "oci-archive:FILE[:TAG], docker-archive:FILE, or a stored image ID (unique prefix) or name[:version]\n"
+          "(see capsule fetch --help). For OCI images, --exec replaces the Entrypoint and -- ARGS the Cmd.\n"
           "Example: capsule "
         + name + " --volume=data,kind=host,source=/srv/data ./app.aci --mount=volume=data,target=/data -- -v");
     return sub;
@@ -78,8 +81,13 @@ Result<std::optional<stage0::LockedPod>> prepare_from_args(
     auto& spec = parsed.spec;
     GlobalOptions local = g;
     TRY(apply_globals(local, parsed.globals));
+    // The stage1 and the lower directories need absolute paths.
+    local.dir = path_absolute(local.dir);
     stage0::PrepareContext ctx { local.dir, local.system_config, local.insecure, local.local_config,
         local.trust_keys_from_https };
+    ctx.progress = !local.quiet && ::isatty(STDERR_FILENO);
+    if (!local.quiet)
+        ctx.on_notice = [](const std::string& notice) { std::fprintf(stderr, "capsule: %s\n", notice.c_str()); };
     auto pod = TRY(stage0::prepare_pod(ctx, spec));
     if (spec.uuid_file_save) {
         if (auto r = write_file(*spec.uuid_file_save, pod.uuid() + "\n"); !r) {

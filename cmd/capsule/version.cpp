@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cmd/capsule/command.h"
+#include "stage1/common/interface.h"
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -12,8 +13,9 @@ struct VersionOptions {
     std::string format { "text" };
 };
 
-/// Interface version of the stage1 exec ABI this stage0 speaks (Documentation/stage1-interface.md).
-constexpr int stage1_interface_version = 1;
+/// Interface version of the stage1 exec ABI this stage0 speaks (Documentation/stage1-interface.md);
+/// stage1s speaking older versions down to stage1_interface::min_version still run.
+constexpr int stage1_interface_version = stage1_interface::version;
 
 nlohmann::json version_json()
 {
@@ -22,7 +24,7 @@ nlohmann::json version_json()
         { "appc_version", "0.8.11" },
         { "stage1_interface_version", stage1_interface_version },
         { "stage1_flavours", { "fly" } },
-        { "features", { "aci", "overlay", "signatures", "-oci", "-systemd", "-kvm" } },
+        { "features", { "aci", "overlay", "signatures", "oci", "-systemd", "-kvm" } },
     };
 }
 

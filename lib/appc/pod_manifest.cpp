@@ -127,7 +127,7 @@ Result<RuntimeApp> parse_runtime_app(const json& j)
     a.image.name = j["image"].value("name", std::string());
     a.image.labels = TRY_CTX(parse_name_values(j["image"].value("labels", json()), "image.labels"), ctx);
     if (j.contains("app") && !j["app"].is_null())
-        a.app = TRY_CTX(parse_app(j["app"]), ctx);
+        a.app = TRY_CTX(parse_app(j["app"], ExecRule::SearchPath), ctx);
     if (j.contains("mounts")) {
         if (!j["mounts"].is_array())
             return Error::msg(ctx + ": mounts: not an array");

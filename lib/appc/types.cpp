@@ -104,10 +104,13 @@ bool valid_env_name(std::string_view n)
     return !n.empty() && n.find('=') == std::string_view::npos && n.find('\0') == std::string_view::npos;
 }
 
-Result<std::vector<std::string>> parse_exec(const json& obj, std::string_view key, std::string_view field)
+Result<std::vector<std::string>> parse_exec(
+    const json& obj, std::string_view key, std::string_view field, ExecRule rule = ExecRule::Absolute)
 {
     auto exec = TRY(get_string_array(obj, key, field));
-    if (!exec.empty() && (exec[0].empty() || exec[0][0] != '/'))
+    if (!exec.empty() && exec[0].empty())
+        return field_error(std::string(field) + "[0]", "must not be empty");
+    if (!exec.empty() && rule == ExecRule::Absolute && exec[0][0] != '/')
         return field_error(std::string(field) + "[0]", show(exec[0]) + " must be an absolute path");
     return exec;
 }
@@ -263,12 +266,12 @@ std::optional<std::string> ImageManifest::annotation(std::string_view n) const
     return std::nullopt;
 }
 
-Result<App> parse_app(const json& app)
+Result<App> parse_app(const json& app, ExecRule rule)
 {
     if (!app.is_object())
         return field_error("app", "must be an object");
     App a;
-    a.exec = TRY(parse_exec(app, "exec", "app.exec"));
+    a.exec = TRY(parse_exec(app, "exec", "app.exec", rule));
     a.user = TRY(get_string(app, "user", "app.user", true));
     if (a.user.empty())
         return field_error("app.user", "must not be empty");

@@ -77,8 +77,15 @@ struct ImageManifest {
 /// mount points, ports, annotations). The error names the field and why.
 Result<ImageManifest> parse_image_manifest(std::string_view json);
 
+/// What `exec[0]` may be.
+enum class ExecRule {
+    Absolute,   ///< an absolute path (appc image manifests)
+    SearchPath, ///< also a command looked up in the app's PATH, or a path relative to its working
+                ///< directory, as docker runs an OCI image's Entrypoint/Cmd (pod manifests)
+};
+
 /// Parse/validate just an app section (used by the pod manifest too).
-Result<App> parse_app(const nlohmann::json&);
+Result<App> parse_app(const nlohmann::json&, ExecRule = ExecRule::Absolute);
 nlohmann::json to_json(const App&);
 
 /// AC Identifier / AC Name checks from the spec.

@@ -27,11 +27,13 @@ Status mount_rootfs(const Pod& pod, const appc::RuntimeApp& app)
     auto lower_file = pod.app_info(app.name, iface::app_lower);
     if (!path_exists(lower_file))
         return {}; // --no-overlay: stage0 copied the tree in place
-    auto lower = TRY(read_file(lower_file));
+    // One directory per line, topmost first (interface version 1 wrote exactly one).
+    auto lowers = parse_lower_list(TRY(read_file(lower_file)));
     auto rootfs = pod.app_rootfs(app.name);
-    diag_debug("mounting overlay of %s on %s", lower.c_str(), rootfs.c_str());
+    diag_debug("mounting overlay of %zu lower directories (top: %s) on %s", lowers.size(),
+        lowers.empty() ? "none" : lowers.front().c_str(), rootfs.c_str());
     return mount_overlay(
-        lower, pod.app_info(app.name, iface::app_upper), pod.app_info(app.name, iface::app_work), rootfs);
+        lowers, pod.app_info(app.name, iface::app_upper), pod.app_info(app.name, iface::app_work), rootfs);
 }
 
 Status mount_host_dirs(int rootfd)

@@ -11,7 +11,10 @@ namespace capsule::stage1_interface {
 
 /// The interface version this tree speaks, advertised by stage1 images as the annotation
 /// `capsule/stage1/interface-version`.
-inline constexpr int version = 1;
+inline constexpr int version = 2;
+/// The oldest version stage0 still drives: version 1 stage1s read one line of
+/// `appsinfo/<app>/lower`, so their pods get a single (flattened) lower directory.
+inline constexpr int min_version = 1;
 
 // Stage1 image manifest annotations naming the entrypoints (paths inside the stage1 rootfs).
 inline constexpr std::string_view annotation_run = "capsule/stage1/run";
@@ -31,12 +34,18 @@ inline constexpr std::string_view stage1_id = "stage1/id";                  ///<
 inline constexpr std::string_view stage1_tree = "stage1/tree";              ///< its rendered tree (stage0)
 inline constexpr std::string_view stage2_root = "stage1/rootfs/opt/stage2"; ///< <app>/rootfs below
 inline constexpr std::string_view appsinfo = "appsinfo";                    ///< appsinfo/<app>/… (stage0)
-inline constexpr std::string_view app_lower = "lower";                      ///< appsinfo/<app>/lower: tree rootfs
-inline constexpr std::string_view app_upper = "upper";                      ///< appsinfo/<app>/upper/
-inline constexpr std::string_view app_work = "work";                        ///< appsinfo/<app>/work/
-inline constexpr std::string_view app_image = "image";                      ///< appsinfo/<app>/image: image ID
-inline constexpr std::string_view volumes = "volumes";                      ///< volumes/<name>/ (kind=empty)
-inline constexpr std::string_view pid_file = "pid";                         ///< stage1: the app's pid
-inline constexpr std::string_view status_dir = "status";                    ///< stage1: status/<app> exit status
+/// appsinfo/<app>/lower: the overlay's lower directories, one absolute path per line, topmost first.
+inline constexpr std::string_view app_lower = "lower";
+inline constexpr std::string_view app_upper = "upper";   ///< appsinfo/<app>/upper/
+inline constexpr std::string_view app_work = "work";     ///< appsinfo/<app>/work/
+inline constexpr std::string_view app_image = "image";   ///< appsinfo/<app>/image: image ID
+inline constexpr std::string_view volumes = "volumes";   ///< volumes/<name>/ (kind=empty)
+inline constexpr std::string_view pid_file = "pid";      ///< stage1: the app's pid
+inline constexpr std::string_view status_dir = "status"; ///< stage1: status/<app> exit status
+
+/// Pod manifest app annotation (value "true"): `supplementaryGIDs` is the app's complete list of
+/// supplementary groups; the stage1 adds none from the image's /etc/group. stage0 sets it for
+/// OCI images, whose user was resolved by docker's rules at prepare. Version 2.
+inline constexpr std::string_view annotation_exact_groups = "capsule/stage1/exact-groups";
 
 } // namespace capsule::stage1_interface

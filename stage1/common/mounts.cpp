@@ -21,24 +21,20 @@ Status enter_private_mount_ns()
     return {};
 }
 
-std::string overlay_escape(std::string_view path)
+Status mount_overlay(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
+    const std::string& target)
 {
-    std::string out;
-    for (char c : path) {
-        if (c == '\\' || c == ',' || c == ':')
-            out += '\\';
-        out += c;
-    }
-    return out;
-}
-
-Status mount_overlay(
-    const std::string& lower, const std::string& upper, const std::string& work, const std::string& target)
-{
-    std::string opts = "lowerdir=" + overlay_escape(lower) + ",upperdir=" + overlay_escape(upper)
-        + ",workdir=" + overlay_escape(work);
+    if (lowers.empty())
+        return Error::msg("mount overlay on '" + target + "': no lower directory");
+    std::string opts = overlay_options(lowers, upper, work);
+    if (opts.size() > overlay_options_max)
+        return Error("mount overlay on '" + target + "': " + std::to_string(lowers.size())
+                + " lower directories do not fit in one page of mount options",
+            E2BIG);
     if (::mount("overlay", target.c_str(), "overlay", 0, opts.c_str()) < 0)
-        return Error::from_errno("mount overlay of '" + lower + "' on '" + target + "'");
+        return Error::from_errno("mount overlay of '" + lowers.front() + "'"
+            + (lowers.size() > 1 ? " and " + std::to_string(lowers.size() - 1) + " more" : "") + " on '" + target
+            + "'");
     return {};
 }
 

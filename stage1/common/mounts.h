@@ -8,20 +8,22 @@
 // redirect a mount onto the host.
 
 #include "lib/fd.h"
+#include "lib/overlay.h"
 #include "lib/result.h"
 
 #include <string>
+#include <vector>
 
 namespace capsule::stage1 {
 
 /// unshare(CLONE_NEWNS) and make every mount private, so nothing propagates to the host.
 Status enter_private_mount_ns();
 
-/// `\`, `,` and `:` escaped for overlayfs options.
-std::string overlay_escape(std::string_view path);
-/// Mount an overlay (lower read-only, upper + work writable) on `target`.
-Status mount_overlay(
-    const std::string& lower, const std::string& upper, const std::string& work, const std::string& target);
+using capsule::overlay_escape;
+/// Mount an overlay (the lower directories, topmost first, read-only; upper + work writable)
+/// on `target`.
+Status mount_overlay(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
+    const std::string& target);
 
 enum class TargetKind { Directory, File };
 /// Open `path` inside the root `rootfd` (confined to it), creating missing directories and,

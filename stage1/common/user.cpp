@@ -50,7 +50,8 @@ std::optional<std::vector<std::string_view>> find_entry(std::string_view text, s
 
 } // namespace
 
-Result<Credentials> resolve_credentials(const appc::App& app, std::string_view passwd, std::string_view group)
+Result<Credentials> resolve_credentials(
+    const appc::App& app, std::string_view passwd, std::string_view group, GroupMembership membership)
 {
     Credentials c;
     std::string user = app.user.empty() ? "0" : app.user;
@@ -79,7 +80,7 @@ Result<Credentials> resolve_credentials(const appc::App& app, std::string_view p
             return Error::msg("group '" + grp + "' not found in the app's /etc/group");
         c.gid = *number((*e)[2]);
     }
-    if (!user_name.empty()) {
+    if (!user_name.empty() && membership == GroupMembership::FromImage) {
         for (auto line : split(group, '\n')) {
             auto fields = split(line, ':');
             if (fields.size() < 4 || !number(fields[2]))

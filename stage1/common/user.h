@@ -21,8 +21,15 @@ struct Credentials {
     std::string home;          ///< from /etc/passwd, "" if unknown
 };
 
+/// Where supplementary groups come from.
+enum class GroupMembership {
+    FromImage, ///< the groups of /etc/group listing the user, plus `supplementaryGIDs` (appc)
+    Exact,     ///< `supplementaryGIDs` only (stage0 resolved them; annotation_exact_groups)
+};
+
 /// Resolve from the text of /etc/passwd and /etc/group (either may be empty). Pure.
-Result<Credentials> resolve_credentials(const appc::App&, std::string_view passwd, std::string_view group);
+Result<Credentials> resolve_credentials(
+    const appc::App&, std::string_view passwd, std::string_view group, GroupMembership = GroupMembership::FromImage);
 
 /// Read `path` inside the root `rootfd` (confined); a missing file is an empty string.
 Result<std::string> read_in_root(int rootfd, const std::string& path);

@@ -236,14 +236,29 @@ only_pod() {
 @test "run errors: a stage1 speaking another interface version" {
     mkdir -p "$TMP/s1"
     tar -C "$TMP/s1" -xf "$(dirname "$CAPSULE")/stage1-fly.aci"
-    sed -i 's|"capsule/stage1/interface-version", "value": "1"|"capsule/stage1/interface-version", "value": "2"|' "$TMP/s1/manifest"
-    grep -q '"value": "2"' "$TMP/s1/manifest"
+    sed -i 's|"capsule/stage1/interface-version", "value": "2"|"capsule/stage1/interface-version", "value": "3"|' "$TMP/s1/manifest"
+    grep -q '"value": "3"' "$TMP/s1/manifest"
     tar -C "$TMP/s1" -cf "$TMP/s1.aci" manifest rootfs
     run cap run --insecure-options=image --stage1-path="$TMP/s1.aci" "$IMG"
     assert_status 254
     assert_one_line
-    assert_output_contains "stage1 interface version 2 is not supported (this capsule speaks 1)"
+    assert_output_contains "stage1 interface version 3 is not supported (this capsule speaks versions 1 to 2)"
     assert_clean
+}
+
+@test "run: a stage1 speaking interface version 1 still runs ACIs (one lower directory)" {
+    mkdir -p "$TMP/s1"
+    tar -C "$TMP/s1" -xf "$(dirname "$CAPSULE")/stage1-fly.aci"
+    sed -i 's|"capsule/stage1/interface-version", "value": "2"|"capsule/stage1/interface-version", "value": "1"|' "$TMP/s1/manifest"
+    grep -q '"value": "1"' "$TMP/s1/manifest"
+    tar -C "$TMP/s1" -cf "$TMP/s1.aci" manifest rootfs
+    run cap prepare --insecure-options=image --stage1-path="$TMP/s1.aci" "$IMG" --exec=/bin/echo -- v1-ok
+    assert_status 0
+    local uuid=$output
+    [ "$(wc -l < "$DIR/pods/prepared/$uuid/appsinfo/busybox/lower")" -eq 1 ]
+    run cap run-prepared "$uuid"
+    assert_status 0
+    assert_output_contains "v1-ok"
 }
 
 @test "run --help lists pod and app flags" {

@@ -133,3 +133,24 @@ TEST_CASE("run args: help text lists pod and app flags")
     CHECK(help.find("--exec=VALUE") != std::string::npos);
     CHECK(help.find("--debug") == std::string::npos);
 }
+
+TEST_CASE("run args: --pull-policy and --platform are pod flags")
+{
+    auto a = parse_ok({ "--pull-policy=never", "--platform=linux/arm64/v8", "img" });
+    REQUIRE(a.spec.pull_policy);
+    CHECK(*a.spec.pull_policy == fetch::PullPolicy::Never);
+    REQUIRE(a.spec.platform);
+    CHECK(a.spec.platform->str() == "linux/arm64/v8");
+    CHECK(parse_ok({ "--pull-policy", "update", "img" }).spec.pull_policy == fetch::PullPolicy::Update);
+    CHECK_FALSE(parse_ok({ "img" }).spec.pull_policy);
+    CHECK_FALSE(parse_ok({ "img" }).spec.platform);
+    CHECK(
+        parse_error({ "--pull-policy=sometimes", "img" }) == "--pull-policy=sometimes: expected never, new or update");
+    CHECK(
+        parse_error({ "--platform=linux", "img" }) == "--platform=linux: expected OS/ARCH[/VARIANT], e.g. linux/amd64");
+    CHECK(
+        parse_error({ "img", "--platform=linux/amd64" }) == "--platform is a pod flag: give it before the first image");
+    auto help = run_args_help();
+    CHECK(help.find("--pull-policy=VALUE") != std::string::npos);
+    CHECK(help.find("--platform=VALUE") != std::string::npos);
+}

@@ -181,3 +181,103 @@ TEST_CASE("pod manifest parse errors name the field")
     CHECK(err(R"({"acKind":"PodManifest","acVersion":"0.8.11","volumes":[{"name":"v","kind":"nfs"}]})")
         == "pod manifest: volume 'v': kind must be host or empty, not 'nfs'");
 }
+
+namespace {
+
+/// An OCI image as prepare resolves it: the config's view and what docker's rules need.
+ResolvedImage oci_image(std::vector<std::string> entrypoint, std::vector<std::string> cmd, std::string user = "")
+{
+    oci::ImageConfig c;
+    c.entrypoint = entrypoint;
+    c.cmd = cmd;
+    c.user = user;
+    c.env = { "A=1" };
+    c.volumes = { "/data" };
+    auto view = oci::image_manifest_view(c, "127.0.0.1:5000/busybox", { { "version", "latest" } });
+    REQUIRE(view);
+    oci::DockerApp d { entrypoint, cmd, user, "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
+        "root:x:0:\nappgrp:x:1001:\nextra:x:1002:app\n" };
+    return { "sha256-bbbb", "127.0.0.1:5000/busybox", { { "version", "latest" } }, view.release_value(), d };
+}
+
+bool has_annotation(const appc::RuntimeApp& a, std::string_view name, std::string_view value)
+{
+    for (auto& nv : a.annotations)
+        if (nv.name == name && nv.value == value)
+            return true;
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("OCI images: docker's exec override rules")
+{
+    using Strings = std::vector<std::string>;
+    auto img = oci_image({ "/bin/sh", "-c" }, { "echo hi" });
+    auto exec_of = [&](AppSpec app) {
+        auto m = build_pod_manifest(one_app(app), { img }, {});
+        REQUIRE(m);
+        return m->apps[0].app->exec;
+    };
+    CHECK(exec_of({ .image = "x" }) == Strings { "/bin/sh", "-c", "echo hi" });
+    CHECK(exec_of({ .image = "x", .args = { "echo x" } }) == Strings { "/bin/sh", "-c", "echo x" });
+    CHECK(exec_of({ .image = "x", .exec = "/bin/echo" }) == Strings { "/bin/echo" });
+    CHECK(exec_of({ .image = "x", .exec = "/bin/echo", .args = { "a", "b" } }) == Strings { "/bin/echo", "a", "b" });
+    auto none = build_pod_manifest(one_app({ .image = "x" }), { oci_image({}, {}) }, {});
+    REQUIRE_FALSE(none);
+    CHECK(
+        none.error().message() == "app 'busybox': image 127.0.0.1:5000/busybox has no Entrypoint or Cmd; give --exec");
+}
+
+TEST_CASE("OCI images: User resolved with docker's rules; --user/--group override")
+{
+    auto m = build_pod_manifest(one_app({ .image = "x" }), { oci_image({}, { "/bin/id" }, "app") }, {});
+    REQUIRE(m);
+    auto& a = m->apps[0];
+    CHECK(a.app->user == "1000");
+    CHECK(a.app->group == "1001");
+    CHECK(a.app->supplementary_gids == std::vector<uint32_t> { 1002 });
+    CHECK(has_annotation(a, "capsule/stage1/exact-groups", "true"));
+    CHECK(a.app->mount_points.at(0).name == "volume-data");
+    CHECK(env_of(*a.app, "A") == "1");
+
+    auto root = build_pod_manifest(one_app({ .image = "x" }), { oci_image({}, { "/bin/id" }) }, {});
+    REQUIRE(root);
+    CHECK(root->apps[0].app->user == "0");
+    CHECK(root->apps[0].app->group == "0");
+
+    // --user alone keeps docker's group; no exact groups then (appc's meaning).
+    auto user = build_pod_manifest(
+        one_app({ .image = "x", .user = std::string("0") }), { oci_image({}, { "/bin/id" }, "app") }, {});
+    REQUIRE(user);
+    CHECK(user->apps[0].app->user == "0");
+    CHECK(user->apps[0].app->group == "1001");
+    CHECK(user->apps[0].app->supplementary_gids.empty());
+    CHECK_FALSE(has_annotation(user->apps[0], "capsule/stage1/exact-groups", "true"));
+
+    // A missing user is an error naming it and the image, unless both are overridden.
+    auto missing = build_pod_manifest(one_app({ .image = "x" }), { oci_image({}, { "/bin/id" }, "nobody") }, {});
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().message()
+        == "app 'busybox': image 127.0.0.1:5000/busybox: user 'nobody' not found in /etc/passwd");
+    auto both = build_pod_manifest(one_app({ .image = "x", .user = std::string("0"), .group = std::string("0") }),
+        { oci_image({}, { "/bin/id" }, "nobody") }, {});
+    REQUIRE(both);
+    CHECK(both->apps[0].app->user == "0");
+}
+
+TEST_CASE("OCI images: a relative Entrypoint or Cmd survives the pod manifest (searched in PATH by the stage1)")
+{
+    auto m = build_pod_manifest(one_app({ .image = "x" }), { oci_image({}, { "sh", "-c", "echo hi" }) }, {});
+    REQUIRE(m);
+    auto back = appc::parse_pod_manifest(appc::to_json(*m).dump());
+    REQUIRE(back);
+    CHECK(back->apps[0].app->exec == std::vector<std::string> { "sh", "-c", "echo hi" });
+    // Image manifests keep appc's rule.
+    CHECK(appc::parse_app(nlohmann::json::parse(R"({"exec":["sh"],"user":"0","group":"0"})")).error().message()
+        == "app.exec[0]: \"sh\" must be an absolute path");
+    CHECK(appc::parse_app(nlohmann::json::parse(R"({"exec":[""],"user":"0","group":"0"})"), appc::ExecRule::SearchPath)
+              .error()
+              .message()
+        == "app.exec[0]: must not be empty");
+}

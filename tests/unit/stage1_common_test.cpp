@@ -77,11 +77,20 @@ TEST_CASE("stage0 reads the entrypoints from a stage1 manifest and checks the ve
     CHECK(ok->enter.empty());
     CHECK(stage0::stage1_entrypoints(manifest(R"({"name":"capsule/stage1/run","value":"/r"})")).error().message()
         == "not a stage1 image: annotation 'capsule/stage1/interface-version' is missing");
-    CHECK(stage0::stage1_entrypoints(manifest(R"({"name":"capsule/stage1/interface-version","value":"2"},
+    CHECK(stage0::stage1_entrypoints(manifest(R"({"name":"capsule/stage1/interface-version","value":"3"},
         {"name":"capsule/stage1/run","value":"/r"})"))
               .error()
               .message()
-        == "stage1 interface version 2 is not supported (this capsule speaks 1)");
+        == "stage1 interface version 3 is not supported (this capsule speaks versions 1 to 2)");
+    CHECK(stage0::stage1_entrypoints(manifest(R"({"name":"capsule/stage1/interface-version","value":"0"},
+        {"name":"capsule/stage1/run","value":"/r"})"))
+              .error()
+              .message()
+        == "stage1 interface version 0 is not supported (this capsule speaks versions 1 to 2)");
+    CHECK(stage0::stage1_entrypoints(manifest(R"({"name":"capsule/stage1/interface-version","value":"2"},
+        {"name":"capsule/stage1/run","value":"/r"})"))
+              ->interface_version
+        == 2);
     CHECK(stage0::stage1_entrypoints(manifest(R"({"name":"capsule/stage1/interface-version","value":"1"},
         {"name":"capsule/stage1/run","value":"../../bin/sh"})"))
               .error()
@@ -114,6 +123,9 @@ TEST_CASE("credentials: numeric and named users and groups, supplementary groups
     auto extra = app_as("0", "0");
     extra.supplementary_gids = { 7, 10 };
     CHECK(resolve_credentials(extra, passwd, group)->groups == std::vector<gid_t> { 10, 7 });
+    // Exact: supplementaryGIDs only (stage0 applied docker's rules).
+    CHECK(resolve_credentials(extra, passwd, group, GroupMembership::Exact)->groups == std::vector<gid_t> { 7, 10 });
+    CHECK(resolve_credentials(app_as("user", "0"), passwd, group, GroupMembership::Exact)->groups.empty());
     CHECK(resolve_credentials(app_as("bob", "0"), passwd, group).error().message()
         == "user 'bob' not found in the app's /etc/passwd");
     CHECK(resolve_credentials(app_as("0", "nogroup"), passwd, group).error().message()
@@ -138,6 +150,11 @@ TEST_CASE("overlay options escape separators")
 {
     CHECK(overlay_escape("/a/b") == "/a/b");
     CHECK(overlay_escape("/a,b:c\\d") == "/a\\,b\\:c\\\\d");
+    CHECK(overlay_options({ "/top", "/mid:x", "/bottom" }, "/u", "/w")
+        == "lowerdir=/top:/mid\\:x:/bottom,upperdir=/u,workdir=/w");
+    // A lower file of interface version 1 (one line, with or without newline) and of version 2.
+    CHECK(parse_lower_list("/store/tree/x/rootfs") == std::vector<std::string> { "/store/tree/x/rootfs" });
+    CHECK(parse_lower_list("/a\n/b\n\n") == std::vector<std::string> { "/a", "/b" });
 }
 
 TEST_CASE("targets inside a rootfs stay inside it, even through hostile symlinks")
