@@ -129,3 +129,15 @@ Status write_oci_archive(Store& store, const std::string& id, int out)
 }
 
 } // namespace capsule::store
+
+// libarchive's tar writers report an unsupported entry type through a helper that lives in
+// the same object file as archive_write_set_format(), the by-code dispatcher that references
+// every write format, xar's among them; linking it would make `capsule` load libxml2 and ICU
+// at every start (Documentation/hacking.md, "Start-up time and linking"). This definition,
+// in an object the linker has already taken, satisfies the tar writer instead. capsule only
+// writes regular files and directories, so it is never reached in practice.
+extern "C" void __archive_write_entry_filetype_unsupported(archive* a, archive_entry* entry, const char* format)
+{
+    archive_set_error(a, EINVAL, "%s: the %s writer cannot store this file type",
+        archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "?", format);
+}

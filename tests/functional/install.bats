@@ -34,3 +34,17 @@ teardown() {
     assert_status 0
     [ "$output" = "hello from busybox" ]
 }
+
+@test "capsule loads no library it does not need at start (libcurl, libxml2, ICU, libssl)" {
+    # Start-up is on every pod's path (Documentation/hacking.md): libcurl is dlopen()ed on
+    # demand, libarchive's xar writer (libxml2, ICU) is never linked.
+    run ldd "$CAPSULE"
+    [ "$status" -eq 0 ]
+    for lib in libcurl libxml2 libicu libssl libcrypto libsqlite3 libarchive; do
+        if grep -q "$lib" <<<"$output"; then
+            echo "$CAPSULE links $lib:"
+            echo "$output"
+            return 1
+        fi
+    done
+}
