@@ -10,6 +10,23 @@
 CAPSULE=$(readlink -f "$CAPSULE")
 TESTS_LIB=$(readlink -f "$BATS_TEST_DIRNAME/../lib")
 
+# wait_for_port_file PID PORTFILE OUTFILE WHAT: wait (up to 5 s) until a test server started
+# in the background as PID writes its port to PORTFILE; if it dies first, show its OUTFILE.
+wait_for_port_file() {
+    local pid=$1 port_file=$2 out=$3 what=$4 i
+    for i in $(seq 100); do
+        [ -s "$port_file" ] && return 0
+        if ! kill -0 "$pid" 2> /dev/null; then
+            echo "$what failed to start:" >&2
+            cat "$out" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+    echo "$what did not write its port to $port_file within 5 s" >&2
+    return 1
+}
+
 capsule_setup() {
     TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/capsule-test.XXXXXX")
     DIR="$TMP/dir"

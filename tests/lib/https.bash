@@ -51,18 +51,10 @@ https_start() {
     python3 "$TESTS_LIB/https_server.py" --root "$root" --port-file "$state/port" --log "$HTTPS_LOG" \
         --port "${HTTPS_BIND_PORT:-0}" "${tls[@]}" "${auth[@]}" > "$state/server.out" 2>&1 &
     HTTPS_PID=$!
-    local i
-    for i in $(seq 100); do
-        [ -s "$state/port" ] && break
-        if ! kill -0 "$HTTPS_PID" 2> /dev/null; then
-            echo "https server failed to start:" >&2
-            cat "$state/server.out" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_for_port_file "$HTTPS_PID" "$state/port" "$state/server.out" "https server" || return 1
     HTTPS_PORT=$(cat "$state/port")
     # Listening once the port is written; check that it answers all the same.
+    local i
     for i in $(seq 100); do
         if (exec 3<> "/dev/tcp/127.0.0.1/$HTTPS_PORT") 2> /dev/null; then
             break

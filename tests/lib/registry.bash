@@ -129,16 +129,7 @@ _registry_token_start() {
         --user "$REGISTRY_USER" --password "$REGISTRY_PASS" > "$REGISTRY_STATE/token.out" 2>&1 &
     TOKEN_PID=$!
     _registry_started "$TOKEN_PID"
-    local i
-    for i in $(seq 100); do
-        [ -s "$REGISTRY_STATE/token.port" ] && break
-        if ! kill -0 "$TOKEN_PID" 2> /dev/null; then
-            echo "token server failed to start:" >&2
-            cat "$REGISTRY_STATE/token.out" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_for_port_file "$TOKEN_PID" "$REGISTRY_STATE/token.port" "$REGISTRY_STATE/token.out" "token server" || return 1
     TOKEN_PORT=$(cat "$REGISTRY_STATE/token.port")
     export TOKEN_PID TOKEN_LOG TOKEN_PORT
 }
@@ -214,16 +205,7 @@ registry_fake_start() {
     python3 "$TESTS_LIB/registry_fake.py" --port-file "$state/port" --log "$FAKE_LOG" "$@" \
         > "$state/server.out" 2>&1 &
     FAKE_PID=$!
-    local i
-    for i in $(seq 100); do
-        [ -s "$state/port" ] && break
-        if ! kill -0 "$FAKE_PID" 2> /dev/null; then
-            echo "fake registry failed to start:" >&2
-            cat "$state/server.out" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_for_port_file "$FAKE_PID" "$state/port" "$state/server.out" "fake registry" || return 1
     FAKE_REGISTRY=127.0.0.1:$(cat "$state/port")
     export FAKE_REGISTRY FAKE_PID FAKE_LOG
 }
