@@ -60,14 +60,17 @@ _oci_cache_dir() {
 _oci_cached() {
     local name=$1 builder=$2 cache
     cache="$(_oci_cache_dir)/$name"
-    if [ ! -f "$cache/index.json" ]; then
-        local tmp
-        tmp=$(mktemp -d "$cache.XXXXXX")
-        "$builder" "$tmp/layout" >&2 || { rm -rf "$tmp"; return 1; }
-        rm -rf "$cache"
-        mv "$tmp/layout" "$cache"
-        rm -rf "$tmp"
-    fi
+    # Built under a lock: tests running at once share the cache.
+    (
+        flock 9
+        if [ ! -f "$cache/index.json" ]; then
+            tmp=$(mktemp -d "$cache.XXXXXX")
+            "$builder" "$tmp/layout" >&2 || { rm -rf "$tmp"; exit 1; }
+            rm -rf "$cache"
+            mv "$tmp/layout" "$cache"
+            rm -rf "$tmp"
+        fi
+    ) 9> "$cache.lock" || return 1
     echo "$cache"
 }
 
