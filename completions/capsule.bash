@@ -5,7 +5,7 @@ _capsule_global_flags="--dir= --local-config= --system-config= --user-config= --
 _capsule_commands="run prepare run-prepared list status enter stop rm gc cat-manifest fetch trust image df version config"
 _capsule_image_commands="list ls rm gc cat-manifest export extract render"
 _capsule_pod_flags="--stage1= --stage1-path= --stage1-name= --stage1-hash= --interactive --net= --set-env= --set-env-file= --inherit-env --volume= --hostname= --uuid-file-save= --no-overlay --insecure-options= --pull-policy= --platform="
-_capsule_app_flags="--exec= --user= --group= --working-dir= --mount= --environment= --name="
+_capsule_app_flags="--exec= --user= --group= --working-dir= --mount= --environment= --name= --memory= --cpu="
 
 # _capsule_flags COMMAND [SUBCOMMAND]: the flags a command takes.
 _capsule_flags() {

@@ -65,6 +65,8 @@ for c in run prepare
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l mount -x -d 'volume=NAME,target=PATH'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l environment -x -d 'App environment variable'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l name -x -d 'App name'
+    complete -c capsule -n "__fish_seen_subcommand_from $c" -l memory -x -d 'Memory limit (64M, 1Gi)'
+    complete -c capsule -n "__fish_seen_subcommand_from $c" -l cpu -x -d 'CPU limit in millicores (500m, 2)'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -F -a '(__capsule_images)'
 end
 

@@ -2,6 +2,7 @@
 #include "stage0/gc.h"
 
 #include "lib/fs.h"
+#include "stage0/cgroup.h"
 #include "stage0/pod_info.h"
 #include "stage0/pod_state.h"
 #include "stage0/stage1_exec.h"
@@ -81,6 +82,8 @@ void sweep(const std::string& dir, const PodRef& ref, const GcOptions& opts, GcR
         return;
     if (auto r = run_stage1_gc(*pod); !r)
         report.warnings.push_back(r.error().message() + ", ignoring");
+    if (auto r = remove_pod_cgroup(ref.uuid); !r)
+        report.warnings.push_back("pod " + ref.uuid + ": " + r.error().message() + ", ignoring");
     if (auto r = pod->destroy(); !r)
         report.warnings.push_back(r.error().message() + ", ignoring");
     else
@@ -116,6 +119,7 @@ Result<std::string> remove_pod(const std::string& dir, std::string_view prefix)
         return pod.release_error();
     if (ref.where == PodDir::Run || ref.where == PodDir::ExitedGarbage)
         TRY(run_stage1_gc(*pod));
+    TRY_CTX(remove_pod_cgroup(ref.uuid), "pod " + ref.uuid);
     TRY(pod->destroy());
     return ref.uuid;
 }

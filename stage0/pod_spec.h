@@ -10,6 +10,7 @@
 #include "lib/oci/config_map.h"
 #include "stage0/stage1_image.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@ struct AppSpec {
     std::vector<appc::PodMount> mounts;       ///< --mount=volume=NAME,target=PATH
     std::vector<appc::NameValue> environment; ///< --environment=K=V
     std::optional<std::string> name;          ///< --name
+    std::optional<uint64_t> memory;           ///< --memory, bytes (applied to the pod's cgroup)
+    std::optional<uint64_t> cpu_millicores;   ///< --cpu
 };
 
 struct PodSpec {

@@ -182,6 +182,19 @@ Status write_app(store::Store& store, const std::string& pod, const appc::Runtim
     return write_file(info + "/" + std::string(iface::app_lower), text);
 }
 
+/// The pod's limits: what its apps asked for, added up (a pod-level cgroup, as rkt's fly).
+CgroupLimits pod_limits(const PodSpec& spec)
+{
+    CgroupLimits l;
+    for (auto& a : spec.apps) {
+        if (a.memory)
+            l.memory_bytes = l.memory_bytes.value_or(0) + *a.memory;
+        if (a.cpu_millicores)
+            l.cpu_millicores = l.cpu_millicores.value_or(0) + *a.cpu_millicores;
+    }
+    return l;
+}
+
 Status write_pod(
     store::Store& store, const LockedPod& pod, const PodSpec& spec, const Fetched& f, const appc::PodManifest& m)
 {
@@ -196,6 +209,11 @@ Status write_pod(
             TRY(write_empty_volume(p, v));
     nlohmann::json opts = { { "interactive", spec.interactive }, { "inheritEnv", spec.inherit_env },
         { "hostname", spec.hostname.value_or("") } };
+    auto limits = pod_limits(spec);
+    if (limits.memory_bytes)
+        opts["memory"] = *limits.memory_bytes;
+    if (limits.cpu_millicores)
+        opts["cpuMillicores"] = *limits.cpu_millicores;
     TRY(write_file(path_join(p, run_options_file), opts.dump()));
     // Written last: its mtime is the pod's creation time, and its presence means "complete".
     return write_file(path_join(p, iface::pod_manifest), appc::to_json(m).dump(2) + "\n", 0644);
@@ -243,6 +261,10 @@ RunOptions read_run_options(const std::string& pod_path)
     o.interactive = j.value("interactive", false);
     o.inherit_env = j.value("inheritEnv", false);
     o.hostname = j.value("hostname", std::string());
+    if (j.contains("memory") && j["memory"].is_number_unsigned())
+        o.limits.memory_bytes = j["memory"].get<uint64_t>();
+    if (j.contains("cpuMillicores") && j["cpuMillicores"].is_number_unsigned())
+        o.limits.cpu_millicores = j["cpuMillicores"].get<uint64_t>();
     return o;
 }
 

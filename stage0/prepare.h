@@ -7,6 +7,7 @@
 
 #include "fetch/fetch.h"
 #include "lib/insecure.h"
+#include "stage0/cgroup.h"
 #include "stage0/pod_spec.h"
 #include "stage0/pod_state.h"
 
@@ -33,6 +34,8 @@ struct RunOptions {
     bool inherit_env { false };
     std::string hostname;
     bool debug { false };
+    /// --memory/--cpu of the apps, summed: the pod cgroup's limits.
+    CgroupLimits limits;
 };
 
 /// Prepare a pod; it is returned still locked, in `prepared`.

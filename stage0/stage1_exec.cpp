@@ -2,6 +2,8 @@
 #include "stage0/stage1_exec.h"
 
 #include "lib/fs.h"
+#include "lib/log.h"
+#include "stage0/cgroup.h"
 #include "stage1/common/interface.h"
 
 #include <fcntl.h>
@@ -65,10 +67,31 @@ Status exec_entrypoint(const std::string& pod_path, const std::string& exe, cons
     return Error::from_errno("exec stage1 entrypoint '" + exe + "'");
 }
 
+/// Put this process (and so the whole pod) into the pod's cgroup and record it in
+/// `subcgroup`. Where cgroupfs refuses (read-only, a container without delegation) the pod
+/// runs without one; `stats` and `update` then say so.
+static Status join_pod_cgroup(const LockedPod& pod, const CgroupLimits& limits)
+{
+    auto cg = create_pod_cgroup(pod.uuid(), limits);
+    if (!cg) {
+        int code = cg.error().code();
+        if (code == EACCES || code == EROFS || code == EPERM || code == ENOENT) {
+            spdlog::debug("pod {}: no cgroup: {}", pod.uuid(), cg.error().message());
+            if (limits.memory_bytes || limits.cpu_millicores)
+                spdlog::warn(
+                    "pod {}: --memory/--cpu not applied (no cgroup: {}), ignoring", pod.uuid(), cg.error().message());
+            return {};
+        }
+        return cg.release_error().wrap("pod " + pod.uuid() + ": cgroup");
+    }
+    return write_file(path_join(pod.path(), iface::subcgroup), cg->subcgroup + "\n");
+}
+
 Status exec_run(LockedPod& pod, const RunOptions& options)
 {
     auto stage1 = TRY_CTX(read_pod_stage1(pod.path()), "pod " + pod.uuid());
     TRY(pod.move_to(PodDir::Run));
+    TRY(join_pod_cgroup(pod, options.limits));
     // The lock fd crosses exec: the stage1 holds it for as long as the pod runs.
     int fd = pod.fd();
     int flags = ::fcntl(fd, F_GETFD);

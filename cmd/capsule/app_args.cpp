@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cmd/capsule/app_args.h"
 
+#include "lib/units.h"
+
 #include <algorithm>
 #include <optional>
 
@@ -49,6 +51,8 @@ constexpr FlagDef flag_defs[] = {
     { "mount", Level::App, Arity::Value, "volume=NAME,target=PATH (repeatable)" },
     { "environment", Level::App, Arity::Value, "K=V for this app (repeatable)" },
     { "name", Level::App, Arity::Value, "app name (default: from the image name)" },
+    { "memory", Level::App, Arity::Value, "memory limit (64M, 1Gi…; the pod's cgroup)" },
+    { "cpu", Level::App, Arity::Value, "CPU limit in millicores (500m, 2…; the pod's cgroup)" },
 };
 
 const FlagDef* find_flag(std::string_view name)
@@ -126,6 +130,10 @@ Status apply_app_flag(stage0::AppSpec& a, std::string_view name, const std::stri
         a.environment.push_back(TRY_CTX(stage0::parse_env_assignment(v), "--environment"));
     else if (name == "name")
         a.name = v;
+    else if (name == "memory")
+        a.memory = TRY(parse_memory_flag(v));
+    else if (name == "cpu")
+        a.cpu_millicores = TRY(parse_cpu_flag(v));
     return {};
 }
 
@@ -175,6 +183,24 @@ Result<fetch::PullPolicy> parse_pull_policy(std::string_view s)
     if (s == "update")
         return fetch::PullPolicy::Update;
     return Error::msg("--pull-policy=" + std::string(s) + ": expected never, new or update");
+}
+
+Result<uint64_t> parse_memory_flag(std::string_view s)
+{
+    auto bytes = TRY_CTX(parse_quantity(s), "--memory=" + std::string(s));
+    // Below a page the kernel refuses (v1) or the pod cannot start at all.
+    if (bytes < 4096)
+        return Error::msg("--memory=" + std::string(s) + ": at least 4096 bytes");
+    return bytes;
+}
+
+Result<uint64_t> parse_cpu_flag(std::string_view s)
+{
+    auto millicores = TRY_CTX(parse_millicores(s), "--cpu=" + std::string(s));
+    // The CFS quota is at least 1ms per 100ms period.
+    if (millicores < 10)
+        return Error::msg("--cpu=" + std::string(s) + ": at least 10m");
+    return millicores;
 }
 
 Result<appc::PodMount> parse_mount_flag(std::string_view s)

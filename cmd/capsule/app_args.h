@@ -35,6 +35,10 @@ std::string run_args_help();
 /// never | new | update (the value of --pull-policy, for fetch, run and prepare).
 Result<fetch::PullPolicy> parse_pull_policy(std::string_view);
 
+/// --memory=SIZE (a quantity: 64M, 1Gi) in bytes; --cpu=MILLICORES (500m, 2) in millicores.
+Result<uint64_t> parse_memory_flag(std::string_view);
+Result<uint64_t> parse_cpu_flag(std::string_view);
+
 /// `volume=NAME,target=PATH` (the value of --mount).
 Result<appc::PodMount> parse_mount_flag(std::string_view);
 

@@ -100,6 +100,7 @@ Result<std::optional<stage0::LockedPod>> prepare_from_args(
         run_options->inherit_env = spec.inherit_env;
         run_options->hostname = spec.hostname.value_or("");
         run_options->debug = local.debug;
+        run_options->limits = stage0::read_run_options(pod.path()).limits;
     }
     return std::optional<stage0::LockedPod>(std::move(pod));
 }

@@ -42,6 +42,9 @@ inline constexpr std::string_view app_image = "image";   ///< appsinfo/<app>/ima
 inline constexpr std::string_view volumes = "volumes";   ///< volumes/<name>/ (kind=empty)
 inline constexpr std::string_view pid_file = "pid";      ///< stage1: the app's pid
 inline constexpr std::string_view status_dir = "status"; ///< stage1: status/<app> exit status
+/// stage0: the pod's cgroup ("capsule/<uuid>"), relative to each hierarchy's root; absent
+/// when the pod runs without one.
+inline constexpr std::string_view subcgroup = "subcgroup";
 
 /// Pod manifest app annotation (value "true"): `supplementaryGIDs` is the app's complete list of
 /// supplementary groups; the stage1 adds none from the image's /etc/group. stage0 sets it for

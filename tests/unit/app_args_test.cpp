@@ -154,3 +154,18 @@ TEST_CASE("run args: --pull-policy and --platform are pod flags")
     CHECK(help.find("--pull-policy=VALUE") != std::string::npos);
     CHECK(help.find("--platform=VALUE") != std::string::npos);
 }
+
+TEST_CASE("run args: --memory and --cpu are app flags with quantities")
+{
+    auto a = parse_ok({ "a.aci", "--memory=64M", "--cpu=500m", "---", "b.aci", "--memory", "1Gi" });
+    REQUIRE(a.spec.apps.size() == 2);
+    CHECK(a.spec.apps[0].memory == 64000000u);
+    CHECK(a.spec.apps[0].cpu_millicores == 500u);
+    CHECK(a.spec.apps[1].memory == (uint64_t(1) << 30));
+    CHECK(!a.spec.apps[1].cpu_millicores);
+    CHECK(parse_error({ "a.aci", "--memory=lots" }).starts_with("--memory=lots: "));
+    CHECK(parse_error({ "a.aci", "--memory=100" }) == "--memory=100: at least 4096 bytes");
+    CHECK(parse_error({ "a.aci", "--cpu=5m" }) == "--cpu=5m: at least 10m");
+    CHECK(parse_error({ "--cpu=1", "a.aci" }) == "--cpu is an app flag: give it after the image it applies to");
+    CHECK(parse_cpu_flag("2").value() == 2000u);
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# Pod cgroups through cgroupfs: placement, --memory/--cpu, removal at gc/rm.
+
+load ../lib/common
+
+CG=/sys/fs/cgroup
+
+setup() {
+    pod_test_setup
+    UUID=
+    if [ "$(stat -fc %T "$CG")" = cgroup2fs ]; then
+        V2=1
+        MEMORY_LIMIT_FILE=memory.max
+    else
+        V2=
+        MEMORY_LIMIT_FILE=memory.limit_in_bytes
+    fi
+    PAGE=$(getconf PAGESIZE)
+}
+
+# pod_cgroup_dirs: every directory of the pod's cgroup that exists, in any hierarchy.
+pod_cgroup_dirs() {
+    local d
+    for d in "$CG/capsule/$UUID" "$CG"/*/capsule/"$UUID"; do
+        [ -d "$d" ] && echo "$d"
+    done
+    return 0
+}
+
+# memory_dir: the pod's cgroup in the hierarchy with the memory controller.
+memory_dir() {
+    if [ -n "$V2" ]; then echo "$CG/capsule/$UUID"; else echo "$CG/memory/capsule/$UUID"; fi
+}
+
+teardown() {
+    # Only what this test started: its pod (by UUID), its background capsule, its cgroups.
+    if [ -n "${UUID:-}" ]; then
+        cap stop --force "$UUID" >/dev/null 2>&1 || true
+        cap status --wait=5s "$UUID" >/dev/null 2>&1 || true
+    fi
+    pod_test_teardown
+    if [ -n "${UUID:-}" ]; then
+        pod_cgroup_dirs | while read -r d; do
+            find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+        done
+    fi
+}
+
+# start_sleeper [RUN FLAGS...]: a running `sleep` pod in the background; sets UUID and BG_PID.
+start_sleeper() {
+    "$CAPSULE" --dir="$DIR" run --uuid-file-save="$TMP/uuid" "$IMG" "$@" --exec=/bin/sleep -- 300 &
+    BG_PID=$!
+    for _ in $(seq 100); do
+        if [ -s "$TMP/uuid" ] && cap status "$(cat "$TMP/uuid")" 2>/dev/null | grep -q '^pid='; then
+            UUID=$(cat "$TMP/uuid")
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "pod did not start" >&2
+    return 1
+}
+
+# stop_sleeper: stop the pod and wait for it to exit.
+stop_sleeper() {
+    cap stop "$UUID" >/dev/null
+    cap status --wait=10s "$UUID" >/dev/null
+    wait "$BG_PID" || true
+    BG_PID=
+}
+
+@test "a pod runs in capsule/UUID with its pid in cgroup.procs; gc removes the cgroup" {
+    start_sleeper --memory=64M
+    [ "$(cat "$DIR/pods/run/$UUID/subcgroup")" = "capsule/$UUID" ]
+    pid=$(cap status "$UUID" | sed -n 's/^pid=//p')
+    dir=$(memory_dir)
+    grep -qx "$pid" "$dir/cgroup.procs"
+    [ "$(cat "$dir/$MEMORY_LIMIT_FILE")" = 64000000 ]
+    if [ -z "$V2" ]; then
+        for h in cpu cpuacct pids blkio; do
+            grep -qx "$pid" "$(readlink -f "$CG/$h")/capsule/$UUID/cgroup.procs"
+        done
+    fi
+    stop_sleeper
+    [ -n "$(pod_cgroup_dirs)" ]
+    run cap gc --grace-period=0s
+    assert_status 0
+    [ -z "$(pod_cgroup_dirs)" ]
+    [ ! -e "$DIR/pods/exited-garbage/$UUID" ]
+}
