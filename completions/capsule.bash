@@ -2,7 +2,7 @@
 # bash completion for capsule(1)
 
 _capsule_global_flags="--dir= --local-config= --system-config= --user-config= --insecure-options= --trust-keys-from-https --debug --quiet --help --help-all"
-_capsule_commands="run prepare run-prepared list status enter stop rm gc cat-manifest fetch trust image df version config"
+_capsule_commands="run prepare run-prepared list status stats update enter stop rm gc cat-manifest fetch trust image df version config"
 _capsule_image_commands="list ls rm gc cat-manifest export extract render"
 _capsule_pod_flags="--stage1= --stage1-path= --stage1-name= --stage1-hash= --interactive --net= --set-env= --set-env-file= --inherit-env --volume= --hostname= --uuid-file-save= --no-overlay --insecure-options= --pull-policy= --platform="
 _capsule_app_flags="--exec= --user= --group= --working-dir= --mount= --environment= --name= --memory= --cpu="
@@ -14,6 +14,8 @@ _capsule_flags() {
         run-prepared) echo "--interactive" ;;
         list) echo "--format= --full --no-legend" ;;
         status) echo "--wait --wait= --format=" ;;
+        stats) echo "--format=" ;;
+        update) echo "--memory= --cpu=" ;;
         enter) echo "--app=" ;;
         stop) echo "--force" ;;
         gc) echo "--grace-period= --expire-prepared= --mark-only" ;;
@@ -85,7 +87,7 @@ _capsule() {
             esac ;;
         run|prepare|fetch) COMPREPLY=($(compgen -W "$(_capsule_images)" -f -- "$cur")) ;;
         trust) COMPREPLY=($(compgen -f -- "$cur")) ;;
-        run-prepared|status|enter|stop|rm|cat-manifest) COMPREPLY=($(compgen -W "$(_capsule_pods)" -- "$cur")) ;;
+        run-prepared|status|stats|update|enter|stop|rm|cat-manifest) COMPREPLY=($(compgen -W "$(_capsule_pods)" -- "$cur")) ;;
     esac
 }
 

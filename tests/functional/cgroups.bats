@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# Pod cgroups through cgroupfs: placement, --memory/--cpu, removal at gc/rm.
+# Pod cgroups through cgroupfs: placement, --memory/--cpu, stats, update, removal at gc/rm.
 
 load ../lib/common
 
@@ -88,4 +88,75 @@ stop_sleeper() {
     assert_status 0
     [ -z "$(pod_cgroup_dirs)" ]
     [ ! -e "$DIR/pods/exited-garbage/$UUID" ]
+}
+
+@test "update changes the limits of a running pod; stats shows them" {
+    start_sleeper --memory=64M --cpu=500m
+    run cap update "${UUID:0:8}" --memory=32M --cpu=250m
+    assert_status 0
+    [ "$(cat "$(memory_dir)/$MEMORY_LIMIT_FILE")" = $((32000000 / PAGE * PAGE)) ]
+    if [ -n "$V2" ]; then
+        [ "$(cat "$CG/capsule/$UUID/cpu.max")" = "25000 100000" ]
+    else
+        [ "$(cat "$(readlink -f "$CG/cpu")/capsule/$UUID/cpu.cfs_quota_us")" = 25000 ]
+    fi
+    run cap stats "$UUID"
+    assert_status 0
+    assert_output_contains "cgroup capsule/$UUID"
+    [[ "$output" =~ cpu_usage_ns\ [0-9]+ ]]
+    [[ "$output" =~ memory_current\ [0-9.]+\ [KMG]?i?B ]]
+    assert_output_contains "memory_limit 30.5 MiB"
+    [[ "$output" =~ pids_current\ [1-9] ]]
+    run cap stats --format=json "$UUID"
+    assert_status 0
+    echo "$output" | EXPECT=$((32000000 / PAGE * PAGE)) python3 -c '
+import json, os, sys
+j = json.load(sys.stdin)
+assert j["memory"]["limit"] == int(os.environ["EXPECT"]), j
+assert isinstance(j["cpu"]["usage_ns"], int)
+assert isinstance(j["memory"]["current"], int)
+assert j["pids"]["current"] >= 1, j
+'
+}
+
+@test "an exited pod keeps its cgroup for stats until rm removes it" {
+    cap run --uuid-file-save="$TMP/uuid" "$IMG" --exec=/bin/true
+    UUID=$(cat "$TMP/uuid")
+    [ -n "$(pod_cgroup_dirs)" ]
+    run cap stats "$UUID"
+    assert_status 0
+    assert_output_contains "pids_current 0"
+    run cap update "$UUID" --memory=32M
+    assert_capsule_error "pod $UUID is not running (it is exited)"
+    run cap rm "$UUID"
+    assert_status 0
+    [ -z "$(pod_cgroup_dirs)" ]
+    [ -d "$CG/memory/capsule" ] || [ -d "$CG/capsule" ]
+}
+
+@test "stats and update: bad inputs are one-line errors" {
+    run cap stats 00000000-0000-4000-8000-000000000000
+    assert_capsule_error "no pod"
+    UUID=$(cap prepare "$IMG")
+    run cap stats "$UUID"
+    assert_capsule_error "pod $UUID has no cgroup (it is prepared"
+    run cap update "$UUID" --memory=32M
+    assert_capsule_error "pod $UUID is not running (it is prepared)"
+    for bad in lots 12x -5 0 100m; do
+        run cap update "$UUID" --memory="$bad"
+        assert_capsule_error "--memory=$bad"
+    done
+    for bad in fast 1m -1; do
+        run cap update "$UUID" --cpu="$bad"
+        assert_capsule_error "--cpu=$bad"
+    done
+    run cap update "$UUID"
+    assert_capsule_error "nothing to change"
+    run cap run "$IMG" --memory=lots --exec=/bin/true
+    assert_capsule_error "--memory=lots"
+    run cap prepare "$IMG" --cpu=0
+    assert_capsule_error "--cpu=0"
+    run cap prepare --memory=64M "$IMG"
+    assert_capsule_error "--memory is an app flag"
+    [ -z "$(pod_cgroup_dirs)" ]
 }
