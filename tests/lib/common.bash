@@ -35,6 +35,7 @@ capsule_setup() {
 
 capsule_teardown() {
     [ -n "${TMP:-}" ] || return 0
+    remove_pod_cgroups
     # Unmount anything a failed test left under its private tree, deepest first.
     if [ -r /proc/self/mountinfo ]; then
         awk -v p="$TMP/" 'index($5, p) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
@@ -43,6 +44,20 @@ capsule_teardown() {
     fi
     chmod -R u+w "$TMP" 2>/dev/null || true
     rm -rf "$TMP"
+}
+
+# remove_pod_cgroups: the cgroups (capsule/<uuid>, any hierarchy) of this test's pods, which
+# its teardown deletes without `gc`; children first. Pods still running keep theirs.
+remove_pod_cgroups() {
+    local pod uuid d
+    for pod in "$DIR"/pods/*/*; do
+        [ -d "$pod" ] || continue
+        uuid=${pod##*/}
+        for d in /sys/fs/cgroup/capsule/"$uuid" /sys/fs/cgroup/*/capsule/"$uuid"; do
+            [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+        done
+    done
+    return 0
 }
 
 # cap ARGS...: the capsule binary with this test's --dir.
