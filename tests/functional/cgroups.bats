@@ -160,3 +160,23 @@ assert j["pids"]["current"] >= 1, j
     assert_capsule_error "--memory is an app flag"
     [ -z "$(pod_cgroup_dirs)" ]
 }
+
+@test "where cgroupfs is read-only the pod runs without a cgroup; stats says so" {
+    # A private mount namespace in which every cgroup hierarchy is read-only, as in a
+    # container without cgroup delegation.
+    run unshare -m --propagation private sh -c '
+        for m in $(awk "\$3 ~ /^cgroup2?\$/ {print \$2}" /proc/self/mounts); do
+            mount -o remount,bind,ro "$m" || exit 99
+        done
+        exec "$0" --dir="$1" --debug run --uuid-file-save="$2" "$3" --memory=64M --exec=/bin/echo -- ran' \
+        "$CAPSULE" "$DIR" "$TMP/uuid" "$IMG"
+    assert_status 0
+    assert_output_contains "ran"
+    assert_output_contains "no cgroup"
+    assert_output_contains "--memory/--cpu not applied"
+    UUID=$(cat "$TMP/uuid")
+    [ ! -e "$DIR/pods/run/$UUID/subcgroup" ]
+    [ -z "$(pod_cgroup_dirs)" ]
+    run cap stats "$UUID"
+    assert_capsule_error "pod $UUID has no cgroup (it is exited"
+}
