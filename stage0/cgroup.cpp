@@ -86,9 +86,16 @@ Status remove_tree_of_cgroups(const std::string& dir)
     ::closedir(d);
     for (auto& c : children)
         TRY(remove_tree_of_cgroups(c));
-    if (::rmdir(dir.c_str()) < 0 && errno != ENOENT)
-        return Error::from_errno("remove cgroup '" + dir + "'");
-    return {};
+    // A task that has exited (and been reaped) may still hold the cgroup for a moment, and
+    // rmdir fails with EBUSY although cgroup.procs is empty: retry for up to a second then.
+    for (int attempt = 0;; attempt++) {
+        if (::rmdir(dir.c_str()) == 0 || errno == ENOENT)
+            return {};
+        int err = errno;
+        if (err != EBUSY || attempt >= 100 || !read_or_empty(path_join(dir, "cgroup.procs")).empty())
+            return Error::from_errno("remove cgroup '" + dir + "'", err);
+        ::usleep(10000);
+    }
 }
 
 } // namespace
