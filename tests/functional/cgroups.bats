@@ -47,21 +47,6 @@ teardown() {
     fi
 }
 
-# start_sleeper [RUN FLAGS...]: a running `sleep` pod in the background; sets UUID and BG_PID.
-start_sleeper() {
-    "$CAPSULE" --dir="$DIR" run --uuid-file-save="$TMP/uuid" "$IMG" "$@" --exec=/bin/sleep -- 300 &
-    BG_PID=$!
-    for _ in $(seq 100); do
-        if [ -s "$TMP/uuid" ] && cap status "$(cat "$TMP/uuid")" 2>/dev/null | grep -q '^pid='; then
-            UUID=$(cat "$TMP/uuid")
-            return 0
-        fi
-        sleep 0.05
-    done
-    echo "pod did not start" >&2
-    return 1
-}
-
 # stop_sleeper: stop the pod and wait for it to exit.
 stop_sleeper() {
     cap stop "$UUID" >/dev/null

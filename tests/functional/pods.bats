@@ -7,21 +7,6 @@ load ../lib/common
 setup() { pod_test_setup; }
 teardown() { pod_test_teardown; }
 
-# start_sleeper: a running pod in the background; sets UUID and BG_PID.
-start_sleeper() {
-    "$CAPSULE" --dir="$DIR" run --uuid-file-save="$TMP/uuid" "$IMG" --exec=/bin/sleep -- 300 &
-    BG_PID=$!
-    for _ in $(seq 100); do
-        if [ -s "$TMP/uuid" ] && cap status "$(cat "$TMP/uuid")" 2>/dev/null | grep -q '^pid='; then
-            UUID=$(cat "$TMP/uuid")
-            return 0
-        fi
-        sleep 0.05
-    done
-    echo "pod did not start" >&2
-    return 1
-}
-
 @test "prepare prints the UUID; run-prepared runs it; status and list follow" {
     run cap prepare "$IMG" --exec=/bin/sh -- -c 'exit 5'
     assert_status 0

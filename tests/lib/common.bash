@@ -139,6 +139,22 @@ assert_capsule_error() {
 
 # pod_test_setup: root, a private --dir, and the busybox image fetched as $IMG.
 # Tests that start pods in the background set BG_PID; pod_test_teardown stops it.
+# start_sleeper [RUN FLAGS...]: a running `sleep` pod of $IMG in the background (pod tests);
+# sets UUID and BG_PID.
+start_sleeper() {
+    "$CAPSULE" --dir="$DIR" run --uuid-file-save="$TMP/uuid" "$IMG" "$@" --exec=/bin/sleep -- 300 &
+    BG_PID=$!
+    for _ in $(seq 100); do
+        if [ -s "$TMP/uuid" ] && cap status "$(cat "$TMP/uuid")" 2>/dev/null | grep -q '^pid='; then
+            UUID=$(cat "$TMP/uuid")
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "pod did not start" >&2
+    return 1
+}
+
 pod_test_setup() {
     capsule_setup
     require_root
