@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
+#include <unistd.h>
 #include <utility>
 
 namespace capsule::store {
@@ -221,9 +222,21 @@ Result<Index> Index::open(const std::string& path)
         return Error::msg("open index '" + path + "': " + (idx.m_db ? sqlite3_errmsg(idx.m_db) : "out of memory"));
     // Concurrent capsule processes wait for each other rather than fail.
     sqlite3_busy_timeout(idx.m_db, 30000);
-    TRY_CTX(
-        idx.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"), "open '" + path + "'");
-    int version = TRY_CTX(idx.schema_version(), "open '" + path + "'");
+    // Switching a new database to WAL, and reading it while another process creates or
+    // migrates it, can answer SQLITE_BUSY without consulting the busy handler: retry
+    // those for as long as the busy timeout would have waited.
+    int version = 0;
+    for (int attempt = 0;; attempt++) {
+        auto opened = idx.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+        Result<int> v = opened ? idx.schema_version() : Result<int>(opened.error());
+        if (v) {
+            version = *v;
+            break;
+        }
+        if ((sqlite3_extended_errcode(idx.m_db) & 0xff) != SQLITE_BUSY || attempt >= 3000)
+            return v.release_error().wrap("open '" + path + "'");
+        ::usleep(10'000);
+    }
     if (version > current_schema_version())
         return Error::msg("open index '" + path + "': schema version " + std::to_string(version)
             + " is newer than this capsule supports (" + std::to_string(current_schema_version()) + ")");
