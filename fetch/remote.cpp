@@ -64,20 +64,6 @@ Result<std::string> download_signature(const std::string& url, const FetchOption
     return text;
 }
 
-Status write_all(int fd, const char* data, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = ::write(fd, data, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return Error::from_errno("write download file");
-        data += w;
-        n -= static_cast<size_t>(w);
-    }
-    return {};
-}
-
 /// --trust-keys-from-https: trust the keys `name`'s discovery publishes, each for the
 /// prefix its meta tag names, loudly.
 Status trust_discovered_keys(const std::string& name, const FetchOptions& opts)
@@ -143,7 +129,7 @@ Result<store::ImageInfo> fetch_remote(
     req.progress = opts.progress;
     if (cached && !remote->etag.empty())
         req.if_none_match = remote->etag;
-    auto sink = [fd = file.get()](const char* data, size_t n) { return write_all(fd, data, n); };
+    auto sink = [fd = file.get()](const char* data, size_t n) { return write_all(fd, { data, n }, "download file"); };
     auto resp = TRY(http_get(req, sink));
     if (resp.status == 304) {
         spdlog::debug("remote cache: {} not modified; stored as {}", url, cached->id);

@@ -86,14 +86,14 @@ Result<std::string> read_file(const std::string& path)
     return out;
 }
 
-static Status write_all(int fd, std::string_view data, const std::string& path)
+Status write_all(int fd, std::string_view data, std::string_view what)
 {
     while (!data.empty()) {
         ssize_t n = ::write(fd, data.data(), data.size());
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return Error::from_errno("write '" + path + "'");
+            return Error::from_errno("write " + std::string(what));
         }
         data.remove_prefix(static_cast<size_t>(n));
     }
@@ -103,7 +103,7 @@ static Status write_all(int fd, std::string_view data, const std::string& path)
 Status write_file(const std::string& path, std::string_view data, int mode)
 {
     auto fd = TRY(open_fd(path, O_WRONLY | O_CREAT | O_TRUNC, mode));
-    return write_all(fd.get(), data, path);
+    return write_all(fd.get(), data, "'" + path + "'");
 }
 
 Status write_file_atomic(const std::string& path, std::string_view data, int mode)
@@ -117,7 +117,7 @@ Status write_file_atomic(const std::string& path, std::string_view data, int mod
         ::unlink(tmp.c_str());
         return e;
     };
-    if (auto r = write_all(fd.get(), data, tmp); !r)
+    if (auto r = write_all(fd.get(), data, "'" + tmp + "'"); !r)
         return fail(r.release_error());
     if (::fchmod(fd.get(), static_cast<mode_t>(mode)) < 0)
         return fail(Error::from_errno("chmod '" + tmp + "'"));

@@ -25,6 +25,8 @@ Result<std::string> read_file(const std::string& path);
 Status write_file_atomic(const std::string& path, std::string_view data, int mode = 0644);
 /// Plain write (create/truncate), no fsync.
 Status write_file(const std::string& path, std::string_view data, int mode = 0644);
+/// Write all of `data` to `fd`, retrying short writes and EINTR; errors say "write WHAT: …".
+Status write_all(int fd, std::string_view data, std::string_view what);
 /// fsync a directory (after a rename into it).
 Status fsync_dir(const std::string& path);
 

@@ -85,17 +85,9 @@ struct Tee {
         total += static_cast<uint64_t>(n);
         if (blob_fd < 0)
             return n; // reading the blob itself (plain tar, copied in the kernel)
-        const char* p = static_cast<const char*>(*out);
-        for (size_t left = static_cast<size_t>(n); left > 0;) {
-            ssize_t w = ::write(blob_fd, p, left);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0) {
-                error = Error::from_errno("write blob");
-                return -1;
-            }
-            p += w;
-            left -= static_cast<size_t>(w);
+        if (auto w = write_all(blob_fd, { static_cast<const char*>(*out), static_cast<size_t>(n) }, "blob"); !w) {
+            error = w.release_error();
+            return -1;
         }
         return n;
     }

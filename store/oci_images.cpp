@@ -275,8 +275,7 @@ Status flatten_oci(Store& store, const std::string& id, int dirfd, CopyWhat what
         if (raw < 0)
             return Error::from_errno("create manifest");
         UniqueFd mfd(raw);
-        if (::write(mfd.get(), manifest.data(), manifest.size()) != static_cast<ssize_t>(manifest.size()))
-            return Error::from_errno("write manifest");
+        TRY(write_all(mfd.get(), manifest, "manifest"));
         if (::mkdirat(dirfd, "rootfs", 0755) < 0)
             return Error::from_errno("mkdir rootfs");
         rootfs = TRY(openat_fd(dirfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW));

@@ -37,21 +37,6 @@ constexpr size_t max_queued = 8 << 20;
 /// Small writes are appended to the last queued chunk up to this size.
 constexpr size_t chunk_size = 1 << 20;
 
-Status write_all(int fd, const void* data, size_t size)
-{
-    auto* p = static_cast<const char*>(data);
-    while (size > 0) {
-        ssize_t n = ::write(fd, p, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return Error::from_errno("write blob");
-        p += n;
-        size -= static_cast<size_t>(n);
-    }
-    return {};
-}
-
 /// A clearer word for what libarchive says about a layer that verified but does not unpack.
 Error extraction_error(Error e)
 {
@@ -185,7 +170,7 @@ Status LayerImporter::write(const void* data, size_t size)
     }
     m_hasher.update(data, size);
     m_total += size;
-    if (auto w = write_all(m_blob.get(), data, size); !w) {
+    if (auto w = write_all(m_blob.get(), { static_cast<const char*>(data), size }, "blob"); !w) {
         m_write_error = fail(w.release_error());
         return *m_write_error;
     }
@@ -332,7 +317,7 @@ Status Store::put_blob(const std::string& digest, std::string_view bytes)
         return Error::from_errno(ctx + ": create in '" + m_impl->tmp_dir() + "'");
     UniqueFd fd(raw);
     auto written = [&]() -> Status {
-        TRY(write_all(fd.get(), bytes.data(), bytes.size()));
+        TRY(write_all(fd.get(), bytes, "blob"));
         if (::fchmod(fd.get(), 0644) < 0 || ::fsync(fd.get()) < 0)
             return Error::from_errno("fsync");
         if (::rename(tmp.c_str(), path.c_str()) < 0)
