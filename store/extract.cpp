@@ -103,6 +103,7 @@ Status remove_at(int dirfd, const std::string& name)
 namespace {
 
 using detail::join;
+using detail::next_entry;
 using detail::open_beneath;
 using detail::Writer;
 using detail::WriterMode;
@@ -493,6 +494,25 @@ Result<std::vector<std::string>> split_entry_path(std::string_view path)
     return out;
 }
 
+namespace detail {
+
+Result<std::optional<TarEntry>> next_entry(archive* a)
+{
+    TarEntry t;
+    int r = archive_read_next_header(a, &t.e);
+    if (r == ARCHIVE_EOF)
+        return std::optional<TarEntry>();
+    if (r < ARCHIVE_WARN) {
+        const char* msg = archive_error_string(a);
+        return Error(msg ? msg : "cannot read tar", EILSEQ);
+    }
+    t.raw = archive_entry_pathname(t.e) ? archive_entry_pathname(t.e) : "";
+    t.comps = TRY_CTX(split_entry_path(t.raw), "entry '" + t.raw + "'");
+    return std::optional<TarEntry>(std::move(t));
+}
+
+} // namespace detail
+
 Result<AciContents> extract_aci(archive* a, int dirfd, const ExtractOptions& opts)
 {
     UniqueFd rootfs;
@@ -505,19 +525,10 @@ Result<AciContents> extract_aci(archive* a, int dirfd, const ExtractOptions& opt
     }
     Writer writer(rootfs.get(), WriterMode::Aci);
     AciContents out;
-    for (;;) {
-        archive_entry* e;
-        int r = archive_read_next_header(a, &e);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r < ARCHIVE_WARN) {
-            // EILSEQ marks "the tar itself is malformed" for callers that know more
-            // (a decompressor that produced garbage).
-            const char* msg = archive_error_string(a);
-            return Error(msg ? msg : "cannot read tar", EILSEQ);
-        }
-        std::string raw = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
-        auto comps = TRY_CTX(split_entry_path(raw), "entry '" + raw + "'");
+    while (auto next = TRY(next_entry(a))) {
+        archive_entry* e = next->e;
+        const std::string& raw = next->raw;
+        auto& comps = next->comps;
         if (comps.empty())
             continue;
         if (comps[0] == "manifest" && comps.size() == 1) {

@@ -19,6 +19,7 @@ namespace {
 
 using detail::join;
 using detail::mark_opaque;
+using detail::next_entry;
 using detail::Writer;
 using detail::WriterMode;
 
@@ -150,17 +151,10 @@ bool is_opaque_dir(int dirfd)
 Status extract_layer(archive* a, int rootfd, const LayerExtractOptions& opts)
 {
     Writer writer(rootfd, opts.whiteouts == Whiteouts::Overlay ? WriterMode::Overlay : WriterMode::Apply);
-    for (;;) {
-        archive_entry* e;
-        int r = archive_read_next_header(a, &e);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r < ARCHIVE_WARN) {
-            const char* msg = archive_error_string(a);
-            return Error(msg ? msg : "cannot read tar", EILSEQ);
-        }
-        std::string raw = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
-        auto comps = TRY_CTX(split_entry_path(raw), "entry '" + raw + "'");
+    while (auto next = TRY(next_entry(a))) {
+        archive_entry* e = next->e;
+        const std::string& raw = next->raw;
+        const auto& comps = next->comps;
         if (comps.empty()) {
             if (archive_entry_hardlink(e) || archive_entry_filetype(e) != AE_IFDIR)
                 return Error::msg("entry '" + raw + "': the layer root is not a directory");

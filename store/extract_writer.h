@@ -8,6 +8,7 @@
 #include "lib/fd.h"
 #include "lib/result.h"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/stat.h>
@@ -28,6 +29,17 @@ std::string join(const std::vector<std::string>& comps, size_t count);
 Status remove_at(int dirfd, const std::string& name);
 /// Mark a directory of a layer tree opaque for overlayfs (extract_layer.cpp).
 Status mark_opaque(int dirfd);
+
+/// One entry of a tar being extracted: its header, its path as written and split.
+struct TarEntry {
+    archive_entry* e { nullptr };
+    std::string raw;
+    std::vector<std::string> comps; ///< split_entry_path(raw); empty for the root itself
+};
+/// The next entry of `a`; nullopt at the end. A malformed tar is an error with EILSEQ (for
+/// callers that know more, e.g. a decompressor that produced garbage); a path that is
+/// absolute or climbs with `..` is an error naming the entry.
+Result<std::optional<TarEntry>> next_entry(archive* a);
 
 enum class WriterMode {
     Aci,     ///< hardlink targets are "rootfs/…"
