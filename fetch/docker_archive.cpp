@@ -141,14 +141,11 @@ Result<store::ImageInfo> fetch_docker_archive(store::Store& store, const std::st
     if (ref.empty())
         return Error("no archive given (docker-archive:FILE)", EINVAL);
     auto path = path_absolute(ref);
-    auto fd = TRY(open_fd(path, O_RDONLY));
     auto origin = "docker-archive:" + path;
-    struct stat st;
-    if (::fstat(fd.get(), &st) < 0)
-        return Error::from_errno("stat '" + path + "'");
-    if (auto cached = TRY(stored_archive(store, origin, st, "docker archives", opts)))
-        return *cached;
-    auto index = TRY(TarIndex::read(fd.get(), path));
+    auto archive = TRY(open_archive(store, path, origin, "docker archives", opts));
+    if (archive.stored)
+        return *archive.stored;
+    auto index = TRY(TarIndex::read(archive.fd.get(), path));
     auto where = [&](const std::string& member) { return "'" + member + "' in '" + path + "'"; };
     auto mj = index.find("manifest.json");
     if (!mj)
@@ -194,7 +191,7 @@ Result<store::ImageInfo> fetch_docker_archive(store::Store& store, const std::st
     record.tag = nt.tag;
     record.origin = origin;
     record.origin_path = origin;
-    record.origin_stat = &st;
+    record.origin_stat = &archive.st;
     BlobSource source;
     source.parallel = 3;
     source.read = [&](const oci::Descriptor& d, const BlobSink& sink) -> Status {

@@ -328,17 +328,21 @@ Result<std::optional<store::ImageInfo>> stored_image(
     return std::optional<store::ImageInfo>();
 }
 
-Result<std::optional<store::ImageInfo>> stored_archive(store::Store& store, const std::string& origin,
-    const struct stat& st, const std::string& what, const FetchOptions& opts)
+Result<OpenedArchive> open_archive(store::Store& store, const std::string& path, const std::string& origin,
+    const std::string& what, const FetchOptions& opts)
 {
-    if (opts.pull_policy == PullPolicy::Update || !S_ISREG(st.st_mode))
-        return std::optional<store::ImageInfo>();
-    auto cached = TRY(store.find_by_origin(origin, st));
-    if (cached) {
+    OpenedArchive a;
+    a.fd = TRY(open_fd(path, O_RDONLY));
+    if (::fstat(a.fd.get(), &a.st) < 0)
+        return Error::from_errno("stat '" + path + "'");
+    if (opts.pull_policy == PullPolicy::Update || !S_ISREG(a.st.st_mode))
+        return a;
+    a.stored = TRY(store.find_by_origin(origin, a.st));
+    if (a.stored) {
         TRY(require_unsigned_allowed(opts, what));
-        spdlog::debug("{}: unchanged since it was imported as {}", origin, cached->id);
+        spdlog::debug("{}: unchanged since it was imported as {}", origin, a.stored->id);
     }
-    return cached;
+    return a;
 }
 
 NameTag layout_name_tag(
@@ -384,16 +388,13 @@ Result<store::ImageInfo> fetch_oci_archive(store::Store& store, const std::strin
     if (lr.path.empty())
         return Error("no archive given (oci-archive:FILE[:TAG])", EINVAL);
     auto path = path_absolute(lr.path);
-    auto fd = TRY(open_fd(path, O_RDONLY));
     auto origin = "oci-archive:" + path + (lr.tag.empty() ? "" : ":" + lr.tag);
-    struct stat st;
-    if (::fstat(fd.get(), &st) < 0)
-        return Error::from_errno("stat '" + path + "'");
-    if (auto cached = TRY(stored_archive(store, origin, st, "OCI archives", opts)))
-        return *cached;
-    auto index = TRY(TarIndex::read(fd.get(), path));
+    auto archive = TRY(open_archive(store, path, origin, "OCI archives", opts));
+    if (archive.stored)
+        return *archive.stored;
+    auto index = TRY(TarIndex::read(archive.fd.get(), path));
     TarFiles files(std::move(index), path);
-    return fetch_layout(store, files, lr.tag, base_name(path), origin, "OCI archives", opts, &st);
+    return fetch_layout(store, files, lr.tag, base_name(path), origin, "OCI archives", opts, &archive.st);
 }
 
 ArchiveKind archive_kind(bool tar, bool oci_layout, bool manifest_json, bool repositories, bool aci_manifest,

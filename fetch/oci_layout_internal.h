@@ -6,6 +6,7 @@
 
 #include "fetch/fetch.h"
 #include "fetch/oci_import.h"
+#include "lib/fd.h"
 #include "lib/oci/image.h"
 
 #include <optional>
@@ -23,10 +24,17 @@ Status require_unsigned_allowed(const FetchOptions&, const std::string& what);
 /// stored image from the store; `never` refuses one that is not stored; `update` re-reads.
 Result<std::optional<store::ImageInfo>> stored_image(store::Store&, const std::string& digest, const FetchOptions&);
 
-/// An archive file (origin "oci-archive:/abs:tag", "docker-archive:/abs") imported before
-/// while it had this inode, size and mtime, unless the pull policy is `update`.
-Result<std::optional<store::ImageInfo>> stored_archive(
-    store::Store&, const std::string& origin, const struct stat&, const std::string& what, const FetchOptions&);
+/// An archive file, open, with what the store already knows of it.
+struct OpenedArchive {
+    UniqueFd fd;
+    struct stat st { };
+    /// The image imported from this origin ("oci-archive:/abs:tag", "docker-archive:/abs")
+    /// while the file had this inode, size and mtime, unless the pull policy is `update`.
+    std::optional<store::ImageInfo> stored;
+};
+/// Open the archive at `path` (absolute) and look its origin up in the store.
+Result<OpenedArchive> open_archive(
+    store::Store&, const std::string& path, const std::string& origin, const std::string& what, const FetchOptions&);
 
 /// The name and tag recorded for an image of a layout. The rule: a reference annotation that
 /// looks like a full reference (`io.containerd.image.name`, or an
