@@ -2,10 +2,10 @@
 # bash completion for capsule(1)
 
 _capsule_global_flags="--dir= --local-config= --system-config= --user-config= --insecure-options= --trust-keys-from-https --debug --quiet --help --help-all"
-_capsule_commands="run prepare run-prepared list status stats update enter stop rm gc cat-manifest fetch trust image df version config"
+_capsule_commands="run prepare run-prepared list status logs stats update enter stop rm gc cat-manifest fetch trust image df version config"
 _capsule_image_commands="list ls rm gc cat-manifest export extract render"
 _capsule_pod_flags="--stage1= --stage1-path= --stage1-name= --stage1-hash= --interactive --net= --set-env= --set-env-file= --inherit-env --volume= --hostname= --uuid-file-save= --no-overlay --insecure-options= --pull-policy= --platform="
-_capsule_app_flags="--exec= --user= --group= --working-dir= --mount= --environment= --name= --memory= --cpu="
+_capsule_app_flags="--exec= --user= --group= --working-dir= --mount= --environment= --name= --memory= --cpu= --cap-retain= --cap-remove= --seccomp="
 
 # _capsule_flags COMMAND [SUBCOMMAND]: the flags a command takes.
 _capsule_flags() {
@@ -14,6 +14,7 @@ _capsule_flags() {
         run-prepared) echo "--interactive" ;;
         list) echo "--format= --full --no-legend" ;;
         status) echo "--wait --wait= --format=" ;;
+        logs) echo "--app= -f --follow --tail= --since= --format=" ;;
         stats) echo "--format=" ;;
         update) echo "--memory= --cpu=" ;;
         enter) echo "--app=" ;;
@@ -60,7 +61,13 @@ _capsule() {
 
     case "$cur" in
         --stage1=*) COMPREPLY=($(compgen -P "--stage1=" -W "fly" -- "${cur#*=}")); return ;;
-        --format=*) COMPREPLY=($(compgen -P "--format=" -W "text table json" -- "${cur#*=}")); return ;;
+        --format=*)
+            if [ "$cmd" = logs ]; then
+                COMPREPLY=($(compgen -P "--format=" -W "short cat json" -- "${cur#*=}"))
+            else
+                COMPREPLY=($(compgen -P "--format=" -W "text table json" -- "${cur#*=}"))
+            fi
+            return ;;
         --pull-policy=*) COMPREPLY=($(compgen -P "--pull-policy=" -W "never new update" -- "${cur#*=}")); return ;;
         --platform=*) COMPREPLY=($(compgen -P "--platform=" -W "linux/amd64 linux/arm64/v8 linux/arm/v7 linux/386" -- "${cur#*=}")); return ;;
         --net=*) COMPREPLY=($(compgen -P "--net=" -W "host" -- "${cur#*=}")); return ;;
@@ -87,7 +94,7 @@ _capsule() {
             esac ;;
         run|prepare|fetch) COMPREPLY=($(compgen -W "$(_capsule_images)" -f -- "$cur")) ;;
         trust) COMPREPLY=($(compgen -f -- "$cur")) ;;
-        run-prepared|status|stats|update|enter|stop|rm|cat-manifest) COMPREPLY=($(compgen -W "$(_capsule_pods)" -- "$cur")) ;;
+        run-prepared|status|logs|stats|update|enter|stop|rm|cat-manifest) COMPREPLY=($(compgen -W "$(_capsule_pods)" -- "$cur")) ;;
     esac
 }
 

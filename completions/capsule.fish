@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # fish completion for capsule(1)
 
-set -l commands run prepare run-prepared list status stats update enter stop rm gc cat-manifest fetch trust image df version config
+set -l commands run prepare run-prepared list status logs stats update enter stop rm gc cat-manifest fetch trust image df version config
 set -l image_commands list ls rm gc cat-manifest export extract render
 
 function __capsule_pods
@@ -29,6 +29,7 @@ complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a prepare -d
 complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a run-prepared -d 'Run a prepared pod'
 complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a list -d 'List pods'
 complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a status -d 'Show a pod state and exit statuses'
+complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a logs -d 'Show the output of a pod apps'
 complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a stats -d 'Show a pod CPU, memory, IO and pids use'
 complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a update -d 'Change a running pod memory and CPU limits'
 complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a enter -d 'Run a command in a running pod'
@@ -69,16 +70,24 @@ for c in run prepare
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l name -x -d 'App name'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l memory -x -d 'Memory limit (64M, 1Gi)'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l cpu -x -d 'CPU limit in millicores (500m, 2)'
+    complete -c capsule -n "__fish_seen_subcommand_from $c" -l cap-retain -x -d 'Capabilities the app keeps (CAP,...)'
+    complete -c capsule -n "__fish_seen_subcommand_from $c" -l cap-remove -x -d 'Capabilities the app loses (CAP,...)'
+    complete -c capsule -n "__fish_seen_subcommand_from $c" -l seccomp -x -a 'mode=retain, mode=remove,' -d 'System call filter'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -F -a '(__capsule_images)'
 end
 
 complete -c capsule -n "__fish_seen_subcommand_from run-prepared" -l interactive -d 'Attach stdin to the app'
-complete -c capsule -n "__fish_seen_subcommand_from run-prepared status stats update enter stop rm cat-manifest; and not __fish_seen_subcommand_from image" -a '(__capsule_pods)'
+complete -c capsule -n "__fish_seen_subcommand_from run-prepared status logs stats update enter stop rm cat-manifest; and not __fish_seen_subcommand_from image" -a '(__capsule_pods)'
 complete -c capsule -n "__fish_seen_subcommand_from list; and not __fish_seen_subcommand_from image" -l format -x -a 'text json' -d 'Output format'
 complete -c capsule -n "__fish_seen_subcommand_from list df" -l no-legend -d 'No header line'
 complete -c capsule -n "__fish_seen_subcommand_from list fetch" -l full -d 'Full IDs'
 complete -c capsule -n "__fish_seen_subcommand_from status" -l wait -d 'Wait for the pod to exit (optionally =DURATION)'
 complete -c capsule -n "__fish_seen_subcommand_from status stats version" -l format -x -a 'text json' -d 'Output format'
+complete -c capsule -n "__fish_seen_subcommand_from logs" -l app -x -d 'Only this app'
+complete -c capsule -n "__fish_seen_subcommand_from logs" -s f -l follow -d 'Follow until the pod exits'
+complete -c capsule -n "__fish_seen_subcommand_from logs" -l tail -x -d 'Only the last N entries'
+complete -c capsule -n "__fish_seen_subcommand_from logs" -l since -x -d 'Only entries since a time or duration ago (10m)'
+complete -c capsule -n "__fish_seen_subcommand_from logs" -l format -x -a 'short cat json' -d 'Output format'
 complete -c capsule -n "__fish_seen_subcommand_from update" -l memory -x -d 'Memory limit (64M, 1Gi)'
 complete -c capsule -n "__fish_seen_subcommand_from update" -l cpu -x -d 'CPU limit in millicores (500m, 2)'
 complete -c capsule -n "__fish_seen_subcommand_from enter" -l app -x -d 'App name'

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stage0/pod_spec.h"
 
+#include "stage0/isolators.h"
 #include "stage1/common/interface.h"
 
 #include <algorithm>
@@ -125,6 +126,7 @@ Result<appc::App> effective_app(
         set_env(app.environment, nv);
     for (auto& nv : spec.environment)
         set_env(app.environment, nv);
+    app.isolators = TRY_CTX(app_isolators(spec, app.isolators, image.name), "app '" + name + "'");
     return app;
 }
 

@@ -17,18 +17,36 @@
 
 namespace capsule::stage0 {
 
+/// Whether an isolator's set lists what the app keeps (retain) or what it loses (remove).
+enum class SetMode { Retain, Remove };
+
+/// --cap-retain / --cap-remove: which appc capability isolator, and its set.
+struct CapabilitySpec {
+    SetMode mode { SetMode::Retain };
+    std::vector<std::string> set; ///< canonical names (CAP_NET_ADMIN), no duplicates
+};
+
+/// --seccomp=mode=retain|remove[,errno=ENAME],SYSCALL...: which appc seccomp isolator, and its values.
+struct SeccompSpec {
+    SetMode mode { SetMode::Remove };
+    std::vector<std::string> set;          ///< system call names and systemd @groups
+    std::optional<std::string> errno_name; ///< "EPERM"; nullopt: blocked calls kill the app
+};
+
 struct AppSpec {
-    std::string image;                        ///< a reference for fetch_image
-    std::optional<std::string> exec;          ///< --exec: replaces the image's exec (OCI: its Entrypoint)
-    std::vector<std::string> args;            ///< after `--`: appended to exec (OCI: replace its Cmd)
-    std::optional<std::string> user;          ///< --user
-    std::optional<std::string> group;         ///< --group
-    std::optional<std::string> working_dir;   ///< --working-dir
-    std::vector<appc::PodMount> mounts;       ///< --mount=volume=NAME,target=PATH
-    std::vector<appc::NameValue> environment; ///< --environment=K=V
-    std::optional<std::string> name;          ///< --name
-    std::optional<uint64_t> memory;           ///< --memory, bytes (applied to the pod's cgroup)
-    std::optional<uint64_t> cpu_millicores;   ///< --cpu
+    std::string image;                          ///< a reference for fetch_image
+    std::optional<std::string> exec;            ///< --exec: replaces the image's exec (OCI: its Entrypoint)
+    std::vector<std::string> args;              ///< after `--`: appended to exec (OCI: replace its Cmd)
+    std::optional<std::string> user;            ///< --user
+    std::optional<std::string> group;           ///< --group
+    std::optional<std::string> working_dir;     ///< --working-dir
+    std::vector<appc::PodMount> mounts;         ///< --mount=volume=NAME,target=PATH
+    std::vector<appc::NameValue> environment;   ///< --environment=K=V
+    std::optional<std::string> name;            ///< --name
+    std::optional<uint64_t> memory;             ///< --memory, bytes (the pod's cgroup and the app's isolator)
+    std::optional<uint64_t> cpu_millicores;     ///< --cpu (likewise)
+    std::optional<CapabilitySpec> capabilities; ///< --cap-retain / --cap-remove
+    std::optional<SeccompSpec> seccomp;         ///< --seccomp
 };
 
 struct PodSpec {
@@ -60,7 +78,8 @@ struct ResolvedImage {
 /// Build the pod manifest (pure; unit-tested): app names (from --name or the image name),
 /// exec/user/group/working dir overrides (appc's rules for ACIs, docker's for OCI images), environment (image <
 /// --set-env-file/--set-env <
-/// --environment), mounts (explicit --mount, then pod volumes named like an image mount point).
+/// --environment), mounts (explicit --mount, then pod volumes named like an image mount point),
+/// isolators (the image's, overridden by the app's flags: stage0/isolators.h).
 /// `set_env` is the merged pod-level environment.
 Result<appc::PodManifest> build_pod_manifest(
     const PodSpec&, const std::vector<ResolvedImage>&, const std::vector<appc::NameValue>& set_env);

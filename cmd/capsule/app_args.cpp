@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cmd/capsule/app_args.h"
 
+#include "lib/linux_names.h"
 #include "lib/units.h"
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 
 namespace capsule::cmd {
@@ -51,8 +53,11 @@ constexpr FlagDef flag_defs[] = {
     { "mount", Level::App, Arity::Value, "volume=NAME,target=PATH (repeatable)" },
     { "environment", Level::App, Arity::Value, "K=V for this app (repeatable)" },
     { "name", Level::App, Arity::Value, "app name (default: from the image name)" },
-    { "memory", Level::App, Arity::Value, "memory limit (64M, 1Gi…; the pod's cgroup)" },
-    { "cpu", Level::App, Arity::Value, "CPU limit in millicores (500m, 2…; the pod's cgroup)" },
+    { "memory", Level::App, Arity::Value, "memory limit (64M, 1Gi…; the pod's cgroup and the app's isolator)" },
+    { "cpu", Level::App, Arity::Value, "CPU limit in millicores (500m, 2…; the pod's cgroup and the app's isolator)" },
+    { "cap-retain", Level::App, Arity::Value, "CAP[,CAP...]: the only capabilities the app keeps" },
+    { "cap-remove", Level::App, Arity::Value, "CAP[,CAP...]: capabilities taken from the app's default set" },
+    { "seccomp", Level::App, Arity::Value, "mode=retain|remove[,errno=ENAME],SYSCALL[,@GROUP...]" },
 };
 
 const FlagDef* find_flag(std::string_view name)
@@ -112,6 +117,23 @@ Status apply_pod_flag(stage0::PodSpec& s, std::string_view name, const std::opti
     return {};
 }
 
+/// --cap-retain/--cap-remove: repeatable, sets add up; the two kinds exclude each other (appc).
+Status add_capabilities(stage0::AppSpec& a, std::string_view flag, const std::string& v)
+{
+    using stage0::SetMode;
+    auto mode = flag == "cap-retain" ? SetMode::Retain : SetMode::Remove;
+    auto set = TRY(parse_capability_list(flag, v));
+    if (!a.capabilities)
+        a.capabilities = stage0::CapabilitySpec { mode, {} };
+    else if (a.capabilities->mode != mode)
+        return Error::msg("--cap-retain and --cap-remove exclude each other (image " + a.image + ")");
+    auto& out = a.capabilities->set;
+    for (auto& c : set)
+        if (std::find(out.begin(), out.end(), c) == out.end())
+            out.push_back(c);
+    return {};
+}
+
 Status apply_app_flag(stage0::AppSpec& a, std::string_view name, const std::string& v)
 {
     if (name == "exec") {
@@ -134,6 +156,13 @@ Status apply_app_flag(stage0::AppSpec& a, std::string_view name, const std::stri
         a.memory = TRY(parse_memory_flag(v));
     else if (name == "cpu")
         a.cpu_millicores = TRY(parse_cpu_flag(v));
+    else if (name == "cap-retain" || name == "cap-remove")
+        TRY(add_capabilities(a, name, v));
+    else if (name == "seccomp") {
+        if (a.seccomp)
+            return Error::msg("--seccomp given twice for image " + a.image + " (one filter per app)");
+        a.seccomp = TRY(parse_seccomp_flag(v));
+    }
     return {};
 }
 
@@ -201,6 +230,81 @@ Result<uint64_t> parse_cpu_flag(std::string_view s)
     if (millicores < 10)
         return Error::msg("--cpu=" + std::string(s) + ": at least 10m");
     return millicores;
+}
+
+namespace {
+
+/// `s` split at commas, empty items kept (callers refuse them).
+std::vector<std::string_view> split_commas(std::string_view s)
+{
+    std::vector<std::string_view> out;
+    size_t start = 0;
+    while (true) {
+        auto comma = s.find(',', start);
+        out.push_back(s.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+        if (comma == std::string_view::npos)
+            return out;
+        start = comma + 1;
+    }
+}
+
+std::string upper(std::string_view s)
+{
+    std::string out;
+    for (char c : s)
+        out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+}
+
+} // namespace
+
+Result<std::vector<std::string>> parse_capability_list(std::string_view flag, std::string_view s)
+{
+    auto what = "--" + std::string(flag) + "=" + std::string(s);
+    std::vector<std::string> out;
+    for (auto item : split_commas(s)) {
+        if (item.empty())
+            return Error::msg(what + ": expected CAP[,CAP...] without empty names");
+        auto cap = find_capability(item);
+        if (!cap)
+            return Error::msg(what + ": unknown capability '" + std::string(item) + "'");
+        if (std::find(out.begin(), out.end(), cap->name) == out.end())
+            out.emplace_back(cap->name);
+    }
+    return out;
+}
+
+Result<stage0::SeccompSpec> parse_seccomp_flag(std::string_view s)
+{
+    auto what = "--seccomp=" + std::string(s);
+    auto items = split_commas(s);
+    stage0::SeccompSpec out;
+    if (items[0] == "mode=retain")
+        out.mode = stage0::SetMode::Retain;
+    else if (items[0] == "mode=remove")
+        out.mode = stage0::SetMode::Remove;
+    else
+        return Error::msg(what + ": expected mode=retain or mode=remove first");
+    size_t i = 1;
+    if (i < items.size() && items[i].starts_with("errno=")) {
+        auto name = upper(items[i].substr(6));
+        if (!errno_from_name(name))
+            return Error::msg(what + ": unknown errno name '" + std::string(items[i].substr(6)) + "'");
+        out.errno_name = name;
+        i++;
+    }
+    for (; i < items.size(); i++) {
+        auto item = items[i];
+        if (item.find('=') != std::string_view::npos)
+            return Error::msg(what + ": '" + std::string(item) + "' out of place (mode= comes first, errno= second)");
+        if (!is_syscall_name(item))
+            return Error::msg(what + ": '" + std::string(item) + "' is not a system call name or @group");
+        if (std::find(out.set.begin(), out.set.end(), item) == out.set.end())
+            out.set.emplace_back(item);
+    }
+    if (out.set.empty())
+        return Error::msg(what + ": no system calls given");
+    return out;
 }
 
 Result<appc::PodMount> parse_mount_flag(std::string_view s)

@@ -39,6 +39,14 @@ Result<fetch::PullPolicy> parse_pull_policy(std::string_view);
 Result<uint64_t> parse_memory_flag(std::string_view);
 Result<uint64_t> parse_cpu_flag(std::string_view);
 
+/// --cap-retain/--cap-remove=CAP[,CAP...] (`flag` without dashes, for messages): canonical
+/// names (`net_admin` → CAP_NET_ADMIN), duplicates dropped; an unknown name is an error.
+Result<std::vector<std::string>> parse_capability_list(std::string_view flag, std::string_view);
+
+/// --seccomp=mode=retain|remove[,errno=ENAME],SYSCALL[,SYSCALL...], as rkt wrote it; SYSCALL
+/// may be a systemd group (@mount). The errno name is checked and upper-cased.
+Result<stage0::SeccompSpec> parse_seccomp_flag(std::string_view);
+
 /// `volume=NAME,target=PATH` (the value of --mount).
 Result<appc::PodMount> parse_mount_flag(std::string_view);
 

@@ -23,7 +23,7 @@ nlohmann::json version_json()
         { "version", CAPSULE_VERSION },
         { "appc_version", "0.8.11" },
         { "stage1_interface_version", stage1_interface_version },
-        { "stage1_flavours", { "fly" } },
+        { "stage1_flavours", { "fly", "systemd" } },
         { "features", { "aci", "overlay", "signatures", "oci", "-systemd", "-kvm" } },
     };
 }

@@ -2,6 +2,7 @@
 #include "lib/appc/validate.h"
 
 #include "lib/appc/types.h"
+#include "lib/linux_names.h"
 #include "lib/units.h"
 
 #include <algorithm>
@@ -99,6 +100,30 @@ Status check_quantity_fields(const nlohmann::json& value, bool cpu)
     return {};
 }
 
+// appc: a non-empty set of syscall names or `@scope/wildcard` values, and an optional errno
+// name ("" or absent: blocked calls kill the app).
+Status check_seccomp_set(const nlohmann::json& value)
+{
+    if (!value.is_object())
+        return Error::msg("must be an object with a set");
+    auto set = value.find("set");
+    if (set == value.end() || !set->is_array() || set->empty())
+        return Error::msg("set: must be a non-empty array of system call names");
+    for (auto& c : *set) {
+        bool ok = c.is_string() && !c.get<std::string>().empty();
+        if (ok && c.get<std::string>().front() != '@')
+            ok = is_syscall_name(c.get<std::string>());
+        if (!ok)
+            return Error::msg("set: " + c.dump() + " is not a system call name");
+    }
+    auto err = value.find("errno");
+    if (err == value.end() || err->is_null())
+        return {};
+    if (!err->is_string() || (!err->get<std::string>().empty() && !errno_from_name(err->get<std::string>())))
+        return Error::msg("errno: " + err->dump() + " is not an errno name (EPERM, ENOSYS…)");
+    return {};
+}
+
 } // namespace
 
 bool is_ac_name(std::string_view s)
@@ -174,6 +199,8 @@ Status validate_isolator_value(std::string_view name, const nlohmann::json& valu
                 return Error::msg("set: " + c.dump() + " is not a capability name (CAP_…)");
         return {};
     }
+    if (name == "os/linux/seccomp-retain-set" || name == "os/linux/seccomp-remove-set")
+        return check_seccomp_set(value);
     if (name == "os/linux/no-new-privileges" && !value.is_boolean())
         return Error::msg("must be true or false");
     return {};

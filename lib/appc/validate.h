@@ -19,7 +19,7 @@ bool is_valid_os(std::string_view os);
 bool is_valid_arch(std::string_view os, std::string_view arch);
 
 /// Checks the value of the isolators capsule knows (resource/*, os/linux/capabilities-*,
-/// os/linux/no-new-privileges, …); unknown isolator names are accepted as the spec says.
+/// os/linux/seccomp-*, os/linux/no-new-privileges); unknown isolator names are accepted as the spec says.
 Status validate_isolator_value(std::string_view name, const nlohmann::json& value);
 
 } // namespace capsule::appc

@@ -78,12 +78,13 @@ Status mount_volumes(const Pod& pod, const appc::RuntimeApp& app, int rootfd)
 
 } // namespace
 
-Result<UniqueFd> setup_app_root(const Pod& pod, const appc::RuntimeApp& app)
+Result<UniqueFd> setup_app_root(const Pod& pod, const appc::RuntimeApp& app, bool host_api_dirs)
 {
     TRY(mount_rootfs(pod, app));
     auto rootfs = pod.app_rootfs(app.name);
     auto rootfd = TRY(open_fd(rootfs, O_PATH | O_DIRECTORY));
-    TRY(mount_host_dirs(rootfd.get()));
+    if (host_api_dirs)
+        TRY(mount_host_dirs(rootfd.get()));
     TRY(mount_volumes(pod, app, rootfd.get()));
     return rootfd;
 }

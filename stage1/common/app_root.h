@@ -11,7 +11,9 @@
 namespace capsule::stage1 {
 
 /// Mount everything; returns an fd of the app root (for chroot). Call in a private mount ns.
-Result<UniqueFd> setup_app_root(const Pod&, const appc::RuntimeApp&);
+/// Without `host_api_dirs`, /proc, /sys and /dev are left to the caller (the systemd stage1's
+/// units mount their own).
+Result<UniqueFd> setup_app_root(const Pod&, const appc::RuntimeApp&, bool host_api_dirs = true);
 
 /// The host source of a pod volume.
 std::string volume_source(const Pod&, const appc::Volume&);

@@ -207,7 +207,7 @@ only_pod() {
         assert_one_line
     done
     run cap run --stage1=kvm "$IMG"
-    [ "$output" = "capsule: unknown stage1 flavour 'kvm' (this build has: fly)" ]
+    [ "$output" = "capsule: unknown stage1 flavour 'kvm' (this build has: fly, systemd)" ]
     assert_clean
 }
 

@@ -169,3 +169,70 @@ TEST_CASE("run args: --memory and --cpu are app flags with quantities")
     CHECK(parse_error({ "--cpu=1", "a.aci" }) == "--cpu is an app flag: give it after the image it applies to");
     CHECK(parse_cpu_flag("2").value() == 2000u);
 }
+
+TEST_CASE("run args: --cap-retain and --cap-remove normalise names, add up, exclude each other")
+{
+    using stage0::SetMode;
+    auto a = parse_ok({ "a.aci", "--cap-retain=net_admin,CAP_NET_BIND_SERVICE", "--cap-retain", "Cap_Net_Admin,chown",
+        "---", "b.aci", "--cap-remove=SYS_CHROOT" });
+    REQUIRE(a.spec.apps[0].capabilities);
+    CHECK(a.spec.apps[0].capabilities->mode == SetMode::Retain);
+    CHECK(a.spec.apps[0].capabilities->set
+        == std::vector<std::string> { "CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE", "CAP_CHOWN" });
+    REQUIRE(a.spec.apps[1].capabilities);
+    CHECK(a.spec.apps[1].capabilities->mode == SetMode::Remove);
+    CHECK(a.spec.apps[1].capabilities->set == std::vector<std::string> { "CAP_SYS_CHROOT" });
+    CHECK(!parse_ok({ "a.aci" }).spec.apps[0].capabilities);
+
+    CHECK(parse_error({ "a.aci", "--cap-retain=CAP_FOO" }) == "--cap-retain=CAP_FOO: unknown capability 'CAP_FOO'");
+    CHECK(
+        parse_error({ "a.aci", "--cap-remove=chown,bogus" }) == "--cap-remove=chown,bogus: unknown capability 'bogus'");
+    CHECK(parse_error({ "a.aci", "--cap-retain=" }) == "--cap-retain=: expected CAP[,CAP...] without empty names");
+    CHECK(parse_error({ "a.aci", "--cap-retain=chown,,kill" }).starts_with("--cap-retain=chown,,kill: expected"));
+    CHECK(parse_error({ "a.aci", "--cap-retain=chown", "--cap-remove=kill" })
+        == "--cap-retain and --cap-remove exclude each other (image a.aci)");
+    CHECK(parse_error({ "--cap-remove=kill", "a.aci" })
+        == "--cap-remove is an app flag: give it after the image it applies to");
+}
+
+TEST_CASE("run args: --seccomp takes rkt's syntax")
+{
+    using stage0::SetMode;
+    auto a = parse_ok({ "a.aci", "--seccomp=mode=remove,errno=eperm,@mount,reboot,reboot,@system-service" });
+    REQUIRE(a.spec.apps[0].seccomp);
+    auto& s = *a.spec.apps[0].seccomp;
+    CHECK(s.mode == SetMode::Remove);
+    CHECK(s.errno_name == "EPERM");
+    CHECK(s.set == std::vector<std::string> { "@mount", "reboot", "@system-service" });
+    auto r = parse_seccomp_flag("mode=retain,read,write,exit_group,pread64").value();
+    CHECK(r.mode == SetMode::Retain);
+    CHECK(!r.errno_name);
+    CHECK(r.set.size() == 4);
+    CHECK(parse_seccomp_flag("mode=retain,errno=ENOTSUP,read")->errno_name == "ENOTSUP");
+
+    auto err = [](std::string_view v) { return parse_seccomp_flag(v).error().message(); };
+    CHECK(err("reboot") == "--seccomp=reboot: expected mode=retain or mode=remove first");
+    CHECK(err("mode=keep,reboot") == "--seccomp=mode=keep,reboot: expected mode=retain or mode=remove first");
+    CHECK(err("mode=remove") == "--seccomp=mode=remove: no system calls given");
+    CHECK(err("mode=remove,errno=EPERM") == "--seccomp=mode=remove,errno=EPERM: no system calls given");
+    CHECK(err("mode=remove,errno=EBOGUS,reboot")
+        == "--seccomp=mode=remove,errno=EBOGUS,reboot: unknown errno name 'EBOGUS'");
+    CHECK(err("mode=remove,errno=,reboot") == "--seccomp=mode=remove,errno=,reboot: unknown errno name ''");
+    CHECK(err("mode=remove,reboot,errno=EPERM")
+        == "--seccomp=mode=remove,reboot,errno=EPERM: 'errno=EPERM' out of place (mode= comes first, errno= second)");
+    CHECK(err("mode=remove,Reboot") == "--seccomp=mode=remove,Reboot: 'Reboot' is not a system call name or @group");
+    CHECK(err("mode=remove,reboot,") == "--seccomp=mode=remove,reboot,: '' is not a system call name or @group");
+    CHECK(err("mode=remove,@") == "--seccomp=mode=remove,@: '@' is not a system call name or @group");
+    CHECK(err("mode=remove,@appc.io/all")
+        == "--seccomp=mode=remove,@appc.io/all: '@appc.io/all' is not a system call name or @group");
+    CHECK(parse_error({ "a.aci", "--seccomp=mode=remove,reboot", "--seccomp=mode=remove,swapon" })
+        == "--seccomp given twice for image a.aci (one filter per app)");
+}
+
+TEST_CASE("run args: help lists the isolator flags")
+{
+    auto help = run_args_help();
+    for (auto flag : { "--cap-retain=VALUE", "--cap-remove=VALUE", "--seccomp=VALUE" })
+        CHECK(help.find(flag) != std::string::npos);
+    CHECK(help.find("the pod's cgroup and the app's isolator") != std::string::npos);
+}

@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: Apache-2.0
+// systemd `enter`, `stop`, `gc` and the helpers the pod's units run.
+#include "stage1/systemd/systemd.h"
+
+#include "lib/fd.h"
+#include "lib/fs.h"
+#include "stage1/common/diag.h"
+#include "stage1/common/interface.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/magic.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <sstream>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace capsule::stage1::sd {
+
+namespace iface = capsule::stage1_interface;
+
+namespace {
+
+std::string pod_dir()
+{
+    char cwd[4096];
+    return ::getcwd(cwd, sizeof cwd) ? cwd : ".";
+}
+
+/// PID 1's pid; run writes it right after the fork, so wait a little for a pod just started.
+Result<pid_t> wait_for_pid(const std::string& dir)
+{
+    for (int i = 0;; i++) {
+        auto pid = read_pod_pid(dir);
+        if (pid || i == 100)
+            return pid;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+int signal_number(std::string_view name)
+{
+    for (int s = 1; s < 32; s++)
+        if (const char* abbrev = ::sigabbrev_np(s); abbrev && name == abbrev)
+            return s;
+    if (name.starts_with("RTMIN+"))
+        return SIGRTMIN + std::atoi(std::string(name.substr(6)).c_str());
+    return 0;
+}
+
+// ---- enter --------------------------------------------------------------------------------
+
+/// What the app's main process is and has: enter gives its command exactly that, and no more.
+struct AppProcess {
+    pid_t pid { 0 };
+    uid_t uid { 0 };
+    gid_t gid { 0 };
+    std::vector<gid_t> groups;
+    uint64_t cap_inh { 0 }, cap_prm { 0 }, cap_eff { 0 }, cap_bnd { 0 }, cap_amb { 0 };
+    bool no_new_privs { false };
+    bool seccomp { false };
+    std::vector<std::string> env;
+    std::vector<std::pair<std::string, std::string>> cgroups; ///< controllers, path
+    std::vector<std::vector<sock_filter>> filters;            ///< newest first
+};
+
+pid_t parent_of(pid_t pid)
+{
+    auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat)
+        return 0;
+    auto close = stat->rfind(')');
+    if (close == std::string::npos)
+        return 0;
+    std::istringstream in(stat->substr(close + 2));
+    char state;
+    pid_t ppid = 0;
+    in >> state >> ppid;
+    return ppid;
+}
+
+Result<pid_t> app_main_pid(const std::string& subcgroup, pid_t pid1, const std::string& app)
+{
+    struct statfs st;
+    bool v2 = ::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
+    auto procs = std::string("/sys/fs/cgroup/") + (v2 ? "" : "systemd/") + subcgroup + "/system.slice/"
+        + app_unit_name(app) + "/cgroup.procs";
+    auto text = read_file(procs);
+    if (!text)
+        return Error("app '" + app + "' is not running", ESRCH);
+    std::istringstream in(*text);
+    for (pid_t p; in >> p;)
+        if (parent_of(p) == pid1)
+            return p;
+    return Error("app '" + app + "' is not running", ESRCH);
+}
+
+Result<AppProcess> inspect(pid_t pid)
+{
+    AppProcess a;
+    a.pid = pid;
+    auto proc = "/proc/" + std::to_string(pid);
+    auto status = TRY(read_file(proc + "/status"));
+    std::istringstream in(status);
+    for (std::string line; std::getline(in, line);) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos)
+            continue;
+        auto key = line.substr(0, colon);
+        std::istringstream v(line.substr(colon + 1));
+        auto hex = [&v] {
+            uint64_t x = 0;
+            v >> std::hex >> x;
+            return x;
+        };
+        if (key == "Uid") {
+            uid_t r, e;
+            v >> r >> e;
+            a.uid = e;
+        } else if (key == "Gid") {
+            gid_t r, e;
+            v >> r >> e;
+            a.gid = e;
+        } else if (key == "Groups") {
+            for (gid_t g; v >> g;)
+                a.groups.push_back(g);
+        } else if (key == "CapInh") {
+            a.cap_inh = hex();
+        } else if (key == "CapPrm") {
+            a.cap_prm = hex();
+        } else if (key == "CapEff") {
+            a.cap_eff = hex();
+        } else if (key == "CapBnd") {
+            a.cap_bnd = hex();
+        } else if (key == "CapAmb") {
+            a.cap_amb = hex();
+        } else if (key == "NoNewPrivs") {
+            int x = 0;
+            v >> x;
+            a.no_new_privs = x != 0;
+        } else if (key == "Seccomp") {
+            int x = 0;
+            v >> x;
+            a.seccomp = x == SECCOMP_MODE_FILTER;
+        }
+    }
+    auto environ_text = TRY(read_file(proc + "/environ"));
+    for (size_t start = 0; start < environ_text.size();) {
+        auto end = environ_text.find('\0', start);
+        if (end == std::string::npos)
+            end = environ_text.size();
+        if (end > start)
+            a.env.push_back(environ_text.substr(start, end - start));
+        start = end + 1;
+    }
+    auto cg = TRY(read_file(proc + "/cgroup"));
+    std::istringstream cin(cg);
+    for (std::string line; std::getline(cin, line);) {
+        auto c1 = line.find(':'), c2 = line.find(':', c1 + 1);
+        if (c1 != std::string::npos && c2 != std::string::npos)
+            a.cgroups.emplace_back(line.substr(c1 + 1, c2 - c1 - 1), line.substr(c2 + 1));
+    }
+    return a;
+}
+
+/// Copy the app's seccomp filters (the kernel hands them to a ptrace tracer, as CRIU uses it):
+/// the entered command then runs under exactly the filter the app runs under.
+Status copy_filters(AppProcess& a)
+{
+    if (!a.seccomp)
+        return {};
+    if (::ptrace(PTRACE_SEIZE, a.pid, nullptr, nullptr) < 0)
+        return Error::from_errno("read the seccomp filter of pid " + std::to_string(a.pid) + ": attach");
+    Status result;
+    int ws;
+    if (::ptrace(PTRACE_INTERRUPT, a.pid, nullptr, nullptr) < 0 || ::waitpid(a.pid, &ws, __WALL) < 0) {
+        result = Error::from_errno("read the seccomp filter of pid " + std::to_string(a.pid) + ": stop");
+    } else {
+        for (long i = 0;; i++) {
+            long n = ::ptrace(PTRACE_SECCOMP_GET_FILTER, a.pid, reinterpret_cast<void*>(i), nullptr);
+            if (n < 0) {
+                if (errno != ENOENT || i == 0)
+                    result = Error::from_errno("read the seccomp filter of pid " + std::to_string(a.pid));
+                break;
+            }
+            std::vector<sock_filter> prog(static_cast<size_t>(n));
+            if (::ptrace(PTRACE_SECCOMP_GET_FILTER, a.pid, reinterpret_cast<void*>(i), prog.data()) < 0) {
+                result = Error::from_errno("read the seccomp filter of pid " + std::to_string(a.pid));
+                break;
+            }
+            a.filters.push_back(std::move(prog));
+        }
+    }
+    ::ptrace(PTRACE_DETACH, a.pid, nullptr, nullptr);
+    return result;
+}
+
+Status join_cgroups(const AppProcess& a, bool v2)
+{
+    auto self = std::to_string(::getpid());
+    for (auto& [controllers, path] : a.cgroups) {
+        std::string dir;
+        if (controllers.empty())
+            dir = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
+        else if (controllers == "name=systemd")
+            dir = "/sys/fs/cgroup/systemd";
+        else if (!controllers.starts_with("name="))
+            dir = "/sys/fs/cgroup/" + controllers;
+        else
+            continue;
+        if (path == "/")
+            continue;
+        auto file = dir + path + "/cgroup.procs";
+        if (!path_exists(file))
+            continue;
+        TRY(write_file(file, self).wrap("join the app's cgroup"));
+    }
+    return {};
+}
+
+Status take_credentials(const AppProcess& a)
+{
+    for (int c = 0; c <= CAP_LAST_CAP; c++)
+        if (!(a.cap_bnd & (1ULL << c)) && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+            return Error::from_errno("drop capability " + std::to_string(c));
+    if (::setgroups(a.groups.size(), a.groups.data()) < 0 || ::setresgid(a.gid, a.gid, a.gid) < 0)
+        return Error::from_errno("take the app's groups");
+    if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || ::setresuid(a.uid, a.uid, a.uid) < 0)
+        return Error::from_errno("take the app's user " + std::to_string(a.uid));
+    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2] = {};
+    for (int i = 0; i < 2; i++) {
+        data[i].effective = static_cast<uint32_t>(a.cap_eff >> (32 * i));
+        data[i].permitted = static_cast<uint32_t>(a.cap_prm >> (32 * i));
+        data[i].inheritable = static_cast<uint32_t>(a.cap_inh >> (32 * i));
+    }
+    if (::syscall(SYS_capset, &hdr, data) < 0)
+        return Error::from_errno("take the app's capabilities");
+    ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    for (int c = 0; c <= CAP_LAST_CAP; c++)
+        if ((a.cap_amb & (1ULL << c)) && ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+            return Error::from_errno("raise ambient capability " + std::to_string(c));
+    if (a.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return Error::from_errno("set no_new_privs");
+    // Oldest filter first, as the app got them.
+    for (auto it = a.filters.rbegin(); it != a.filters.rend(); ++it) {
+        struct sock_fprog prog = { static_cast<unsigned short>(it->size()), const_cast<sock_filter*>(it->data()) };
+        if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+            return Error::from_errno("apply the app's seccomp filter");
+    }
+    return {};
+}
+
+Result<int> enter_pod(const Stage1Args& args)
+{
+    auto pod = TRY(load_pod(args.uuid));
+    const appc::RuntimeApp* app = pod.manifest.apps.empty() ? nullptr : &pod.manifest.apps.front();
+    if (!args.app.empty())
+        app = pod.manifest.find_app(args.app);
+    if (!app)
+        return Error::msg("pod " + pod.uuid + " has no app '" + args.app + "'");
+    pid_t pid1 = TRY_CTX(wait_for_pid(pod.dir), "pod " + pod.uuid);
+    auto sub = TRY_CTX(read_file(pod.dir + "/" + std::string(iface::subcgroup)), "pod " + pod.uuid);
+    while (!sub.empty() && sub.back() == '\n')
+        sub.pop_back();
+    pid_t main = -1;
+    for (int i = 0; i < 150; i++) { // a pod just started may not have started its apps yet
+        auto p = app_main_pid(sub, pid1, app->name);
+        if (p) {
+            main = *p;
+            break;
+        }
+        if (::kill(pid1, 0) < 0 || i == 149)
+            return p.error().wrap("pod " + pod.uuid);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    auto a = TRY_CTX(inspect(main), "app '" + app->name + "'");
+    TRY_CTX(copy_filters(a), "app '" + app->name + "'");
+    auto proc = "/proc/" + std::to_string(main);
+    struct statfs st;
+    bool v2 = ::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
+    std::vector<std::pair<UniqueFd, int>> ns;
+    for (auto [name, type] : { std::pair { "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC },
+             { "uts", CLONE_NEWUTS }, { "net", CLONE_NEWNET }, { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS } })
+        ns.emplace_back(TRY_CTX(open_fd(proc + "/ns/" + name, O_RDONLY | O_CLOEXEC), "app '" + app->name + "'"), type);
+    auto root = TRY_CTX(open_fd(proc + "/root", O_PATH | O_DIRECTORY | O_CLOEXEC), "app '" + app->name + "'");
+    TRY(join_cgroups(a, v2));
+    for (auto& [fd, type] : ns)
+        if (::setns(fd.get(), type) < 0)
+            return Error::from_errno("join the app's namespaces");
+    if (::fchdir(root.get()) < 0 || ::chroot(".") < 0)
+        return Error::from_errno("enter the rootfs of app '" + app->name + "'");
+    std::string wd = app->app && !app->app->working_directory.empty() ? app->app->working_directory : "/";
+    if (::chdir(wd.c_str()) < 0 && ::chdir("/") < 0)
+        return Error::from_errno("chdir '" + wd + "'");
+    std::vector<std::string> cmd = args.command.empty() ? std::vector<std::string> { "/bin/sh" } : args.command;
+    auto env = a.env;
+    if (const char* term = std::getenv("TERM"))
+        env.push_back(std::string("TERM=") + term);
+    int errpipe[2];
+    if (::pipe2(errpipe, O_CLOEXEC) < 0)
+        return Error::from_errno("pipe");
+    pid_t child = ::fork(); // a child, to be in the pod's pid namespace
+    if (child < 0)
+        return Error::from_errno("fork");
+    if (child == 0) {
+        ::close(errpipe[0]);
+        auto fail = [&](const Error& e) {
+            auto msg = e.message();
+            (void)!::write(errpipe[1], msg.data(), msg.size());
+            ::_exit(exit_stage1_error);
+        };
+        if (auto r = take_credentials(a); !r)
+            fail(r.error());
+        std::vector<char*> argv, envp;
+        for (auto& s : cmd)
+            argv.push_back(s.data());
+        argv.push_back(nullptr);
+        for (auto& s : env)
+            envp.push_back(s.data());
+        envp.push_back(nullptr);
+        environ = envp.data();
+        ::execvp(argv[0], argv.data());
+        fail(Error::from_errno("exec '" + cmd.front() + "' in app '" + app->name + "'"));
+    }
+    ::close(errpipe[1]);
+    std::string err;
+    char buf[512];
+    for (ssize_t r; (r = ::read(errpipe[0], buf, sizeof buf)) > 0;)
+        err.append(buf, static_cast<size_t>(r));
+    ::close(errpipe[0]);
+    // Terminal signals reach the command (same process group); others are forwarded by hand.
+    int ws = 0;
+    while (::waitpid(child, &ws, 0) < 0 && errno == EINTR) { }
+    if (!err.empty())
+        return Error::msg(err);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+} // namespace
+
+int enter(const Stage1Args& args)
+{
+    auto r = enter_pod(args);
+    if (!r) {
+        diag_error(r.error());
+        return exit_stage1_error;
+    }
+    return *r;
+}
+
+int stop(const Stage1Args& args)
+{
+    auto pid = wait_for_pid(pod_dir());
+    if (!pid) {
+        diag_error(pid.error().wrap("pod " + args.uuid));
+        return exit_stage1_error;
+    }
+    // SIGRTMIN+4 asks the pod's systemd to stop: the apps' units stop in order, each within
+    // its stop timeout, then PID 1 exits. SIGKILL to PID 1 ends the whole pid namespace.
+    int sig = args.force ? SIGKILL : SIGRTMIN + 4;
+    diag_debug("sending signal %d to pid %d", sig, *pid);
+    if (::kill(*pid, sig) < 0 && errno != ESRCH) {
+        diag_error(Error::from_errno("pod " + args.uuid + ": kill pid " + std::to_string(*pid)));
+        return exit_stage1_error;
+    }
+    return 0;
+}
+
+int gc(const Stage1Args& args)
+{
+    // The pod's mounts lived in its PID 1's mount namespace and went with it; its journal is in
+    // the pod directory; its cgroups are under the pod's cgroup, which stage0 removes.
+    diag_debug("gc of pod %s: nothing to undo", args.uuid.c_str());
+    return 0;
+}
+
+int app_exited(const std::vector<std::string>& args)
+{
+    if (args.size() != 1) {
+        diag_error(Error::msg("usage: app-exited APP"));
+        return exit_stage1_error;
+    }
+    auto& app = args[0];
+    std::string code = std::getenv("EXIT_CODE") ? std::getenv("EXIT_CODE") : "";
+    std::string status = std::getenv("EXIT_STATUS") ? std::getenv("EXIT_STATUS") : "";
+    int value = exit_stage1_error;
+    if (code == "exited")
+        value = std::atoi(status.c_str());
+    else if (code == "killed" || code == "dumped")
+        value = 128 + signal_number(status);
+    auto dir = std::string(pod_status_dir);
+    auto tmp = dir + "/." + app + ".tmp";
+    if (auto r = write_file(tmp, std::to_string(value) + "\n"); !r) {
+        diag_error(r.error());
+        return exit_stage1_error;
+    }
+    if (::rename(tmp.c_str(), (dir + "/" + app).c_str()) < 0) {
+        diag_error(Error::from_errno("record the exit status of app '" + app + "'"));
+        return exit_stage1_error;
+    }
+    return 0;
+}
+
+int exec_in_app(const std::vector<std::string>& args)
+{
+    if (args.size() < 2) {
+        diag_error(Error::msg("usage: exec-in-app APP CMD [ARGS...]"));
+        return exit_stage1_error;
+    }
+    auto root = app_root_in_pod(args[0]);
+    if (::chroot(root.c_str()) < 0 || ::chdir("/") < 0) {
+        diag_error(Error::from_errno("enter the rootfs of app '" + args[0] + "'"));
+        return exit_stage1_error;
+    }
+    std::vector<char*> argv;
+    for (size_t i = 1; i < args.size(); i++)
+        argv.push_back(const_cast<char*>(args[i].c_str()));
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    diag_error(Error::from_errno("event handler of app '" + args[0] + "': exec '" + args[1] + "'"));
+    return exit_stage1_error;
+}
+
+} // namespace capsule::stage1::sd

@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: Apache-2.0
+// systemd `run`: the host's systemd as PID 1 of new pid, uts, ipc and cgroup namespaces (the
+// network is the host's), booted into capsule-pod.target, which starts one unit per app.
+//
+// This process stays outside as the waiter: it holds the pod lock, copies the pod's console
+// (a pty, as systemd-nspawn gives a container) to stdout, turns termination signals into an
+// orderly stop of the pod (SIGRTMIN+4 to PID 1) and, once every app has recorded its exit
+// status, stops the pod the same way. It exits with the first non-zero app status.
+#include "stage1/systemd/systemd.h"
+
+#include "lib/fs.h"
+#include "stage1/common/app_process.h"
+#include "stage1/common/diag.h"
+#include "stage1/common/interface.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <optional>
+#include <poll.h>
+#include <sched.h>
+#include <sstream>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+namespace capsule::stage1::sd {
+
+namespace iface = capsule::stage1_interface;
+
+namespace {
+
+/// The hierarchies of /proc/self/cgroup where this process is in the pod's cgroup.
+Result<std::vector<Hierarchy>> pod_hierarchies(const std::string& subcgroup, bool& unified_only)
+{
+    struct statfs st;
+    unified_only = ::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
+    auto text = TRY(read_file("/proc/self/cgroup"));
+    std::istringstream in(text);
+    std::vector<Hierarchy> out;
+    bool have_systemd = false, have_v2 = false;
+    for (std::string line; std::getline(in, line);) {
+        auto c1 = line.find(':'), c2 = line.find(':', c1 + 1);
+        if (c1 == std::string::npos || c2 == std::string::npos)
+            continue;
+        auto controllers = line.substr(c1 + 1, c2 - c1 - 1);
+        auto path = line.substr(c2 + 1);
+        if (path != "/" + subcgroup)
+            continue;
+        if (controllers.empty()) {
+            have_v2 = true;
+            if (!unified_only)
+                out.push_back({ "", "unified" });
+        } else if (controllers == "name=systemd") {
+            have_systemd = true;
+            out.push_back({ controllers, "systemd" });
+        } else if (!controllers.starts_with("name=")) {
+            out.push_back({ controllers, controllers });
+        }
+    }
+    if (unified_only ? !have_v2 : !have_systemd)
+        return Error::msg("the pod is not in its own cgroup ('" + subcgroup + "') of the "
+            + std::string(unified_only ? "unified" : "name=systemd") + " hierarchy, which its systemd needs");
+    return out;
+}
+
+struct Console {
+    UniqueFd master;
+    std::string slave;
+};
+
+Result<Console> open_console()
+{
+    Console c;
+    int fd = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return Error::from_errno("open a pty for the pod's console");
+    c.master.reset(fd);
+    if (::grantpt(fd) < 0 || ::unlockpt(fd) < 0)
+        return Error::from_errno("unlock the pod's console pty");
+    char name[128];
+    if (::ptsname_r(fd, name, sizeof name) != 0)
+        return Error::from_errno("name the pod's console pty");
+    c.slave = name;
+    struct winsize ws;
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+        ::ioctl(fd, TIOCSWINSZ, &ws);
+    return c;
+}
+
+/// What journald writes to the console for an app's line is `[ 12.345678] app[pid]: text`
+/// (the timestamp when printk has one). The waiter shows the text: alone in a one-app pod,
+/// as `app: text` in a pod of several, so the output reads like the app's own.
+class ConsoleFilter {
+public:
+    ConsoleFilter(std::vector<std::string> apps, bool raw)
+        : m_apps(std::move(apps))
+        , m_raw(raw)
+    {
+    }
+
+    /// `crlf`: the pty turns "\n" into "\r\n" (systemd resets the console so); undo exactly that.
+    void feed(std::string_view data, bool crlf)
+    {
+        std::string chunk;
+        for (char c : data) {
+            if (m_cr) {
+                m_cr = false;
+                if (!(crlf && c == '\n'))
+                    chunk += '\r';
+            }
+            if (c == '\r') {
+                m_cr = true;
+                continue;
+            }
+            chunk += c;
+        }
+        if (m_raw) {
+            emit(chunk);
+            return;
+        }
+        m_line += chunk;
+        size_t nl;
+        while ((nl = m_line.find('\n')) != std::string::npos) {
+            emit(rewrite(std::string_view(m_line).substr(0, nl)) + "\n");
+            m_line.erase(0, nl + 1);
+        }
+    }
+
+    void flush()
+    {
+        if (m_cr)
+            m_line += '\r';
+        m_cr = false;
+        if (!m_line.empty())
+            emit(m_raw ? m_line : rewrite(m_line));
+        m_line.clear();
+    }
+
+private:
+    std::string rewrite(std::string_view line) const
+    {
+        auto rest = line;
+        if (rest.starts_with("[")) {
+            auto close = rest.find("] ");
+            if (close != std::string_view::npos
+                && std::all_of(rest.begin() + 1, rest.begin() + static_cast<long>(close),
+                    [](char c) { return c == ' ' || c == '.' || (c >= '0' && c <= '9'); }))
+                rest.remove_prefix(close + 2);
+        }
+        for (auto& app : m_apps) {
+            if (!rest.starts_with(app) || rest.size() <= app.size() || rest[app.size()] != '[')
+                continue;
+            auto tail = rest.substr(app.size() + 1);
+            auto close = tail.find("]: ");
+            if (close == std::string_view::npos || close == 0
+                || !std::all_of(
+                    tail.begin(), tail.begin() + static_cast<long>(close), [](char c) { return c >= '0' && c <= '9'; }))
+                continue;
+            auto text = tail.substr(close + 3);
+            return m_apps.size() == 1 ? std::string(text) : app + ": " + std::string(text);
+        }
+        return std::string(line);
+    }
+
+    static void emit(std::string_view s)
+    {
+        if (!s.empty())
+            (void)write_all(STDOUT_FILENO, s, "stdout");
+    }
+
+    std::vector<std::string> m_apps;
+    bool m_raw;
+    bool m_cr { false };
+    std::string m_line;
+};
+
+/// Restores the caller's terminal when the pod ends.
+class RawTerminal {
+public:
+    explicit RawTerminal(int fd)
+    {
+        if (::tcgetattr(fd, &m_saved) == 0) {
+            struct termios raw = m_saved;
+            ::cfmakeraw(&raw);
+            if (::tcsetattr(fd, TCSANOW, &raw) == 0)
+                m_fd = fd;
+        }
+    }
+    ~RawTerminal()
+    {
+        if (m_fd >= 0)
+            ::tcsetattr(m_fd, TCSANOW, &m_saved);
+    }
+    RawTerminal(const RawTerminal&) = delete;
+    RawTerminal& operator=(const RawTerminal&) = delete;
+
+private:
+    int m_fd { -1 };
+    struct termios m_saved { };
+};
+
+void signal_apps(const Pod& pod, const std::string& subcgroup, bool unified_only, int sig)
+{
+    for (auto& app : pod.manifest.apps) {
+        auto dir = std::string("/sys/fs/cgroup/") + (unified_only ? "" : "systemd/") + subcgroup + "/system.slice/"
+            + app_unit_name(app.name);
+        auto procs = read_file(dir + "/cgroup.procs");
+        if (!procs)
+            continue;
+        std::istringstream in(*procs);
+        for (pid_t pid; in >> pid;)
+            ::kill(pid, sig);
+    }
+}
+
+bool all_exited(int statusfd, const Pod& pod)
+{
+    for (auto& app : pod.manifest.apps) {
+        struct stat st;
+        if (::fstatat(statusfd, app.name.c_str(), &st, 0) < 0)
+            return false;
+    }
+    return true;
+}
+
+[[noreturn]] void boot_systemd(const PodRootPlan& plan, int errfd)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::setsid();
+    auto report = [errfd](const Error& e) {
+        auto msg = e.message();
+        (void)!::write(errfd, msg.data(), msg.size());
+        ::_exit(exit_stage1_error);
+    };
+    if (auto r = build_pod_root(plan); !r)
+        report(r.error());
+    std::string uuid_env = "container_uuid=";
+    for (char c : plan.pod->uuid)
+        if (c != '-')
+            uuid_env += c;
+    const char* envp[] = { "container=capsule", uuid_env.c_str(), "SYSTEMD_UNIT_PATH=/etc/systemd/system",
+        "SYSTEMD_GENERATOR_PATH=/run/capsule-no-generators",
+        "SYSTEMD_ENVIRONMENT_GENERATOR_PATH=/run/capsule-no-generators", "LANG=C.UTF-8", nullptr };
+    std::string unit = std::string("--unit=") + pod_target;
+    // Quiet unless --debug: on a host whose cgroup layout differs from systemd's defaults, it
+    // reports every hierarchy it cannot mount on the pod's read-only /sys/fs/cgroup.
+    const char* argv[] = { host_systemd, "--system", unit.c_str(), "--show-status=no",
+        plan.debug ? "--log-level=info" : "--log-level=crit", "--log-target=console", nullptr };
+    ::execve(host_systemd, const_cast<char**>(argv), const_cast<char**>(envp));
+    report(Error::from_errno(std::string("exec the host's systemd '") + host_systemd + "'"));
+    ::_exit(exit_stage1_error);
+}
+
+struct Waiter {
+    const Pod& pod;
+    pid_t pid1;
+    int statusfd;
+    std::string subcgroup;
+    bool unified_only;
+    int master;
+    bool interactive;
+};
+
+/// The pod's status once PID 1 is gone: `status/<app>` for apps that have none yet (killed
+/// with the pod) and the first non-zero app status.
+int finish(const Waiter& w, int wstatus)
+{
+    int code = 0;
+    for (auto& app : w.pod.manifest.apps) {
+        auto path = w.pod.dir + "/" + std::string(iface::status_dir) + "/" + app.name;
+        auto text = read_file(path);
+        int status = -1;
+        if (text) {
+            status = std::atoi(text->c_str());
+        } else if (WIFSIGNALED(wstatus)) {
+            status = 128 + WTERMSIG(wstatus);
+            (void)write_pod_file(w.pod, std::string(iface::status_dir) + "/" + app.name, std::to_string(status) + "\n");
+        } else {
+            diag_warn("app %s: the pod ended without its exit status", app.name.c_str());
+            status = exit_stage1_error;
+        }
+        diag_debug("app %s exited with status %d", app.name.c_str(), status);
+        if (code == 0 && status != 0)
+            code = status;
+    }
+    return code;
+}
+
+int wait_pod(const Waiter& w, int sigfd, ConsoleFilter& filter)
+{
+    int ino = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    UniqueFd ino_fd(ino);
+    auto status_dir = w.pod.dir + "/" + std::string(iface::status_dir);
+    if (ino >= 0)
+        ::inotify_add_watch(ino, status_dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE);
+    bool stopping = false;
+    int interrupts = 0;
+    bool stdin_open = w.interactive;
+    auto request_stop = [&] {
+        if (!stopping)
+            ::kill(w.pid1, SIGRTMIN + 4);
+        stopping = true;
+    };
+    if (all_exited(w.statusfd, w.pod))
+        request_stop();
+    char buf[16384];
+    int wstatus = 0;
+    bool pid1_gone = false;
+    while (true) {
+        struct pollfd fds[4] = { { sigfd, POLLIN, 0 }, { ino, POLLIN, 0 }, { w.master, POLLIN, 0 },
+            { stdin_open ? STDIN_FILENO : -1, POLLIN, 0 } };
+        int n = ::poll(fds, 4, pid1_gone ? 0 : -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t r = ::read(w.master, buf, sizeof buf);
+            if (r > 0) {
+                struct termios t;
+                bool crlf = ::tcgetattr(w.master, &t) == 0 && (t.c_oflag & OPOST) && (t.c_oflag & ONLCR);
+                filter.feed(std::string_view(buf, static_cast<size_t>(r)), crlf);
+                continue; // drain the console before anything else
+            }
+            if (pid1_gone)
+                break; // EIO: every writer is gone
+        } else if (pid1_gone) {
+            break;
+        }
+        if (fds[3].revents & (POLLIN | POLLHUP)) {
+            ssize_t r = ::read(STDIN_FILENO, buf, sizeof buf);
+            if (r > 0) {
+                (void)write_all(w.master, std::string_view(buf, static_cast<size_t>(r)), "the pod's console");
+            } else {
+                stdin_open = false;
+                (void)!::write(w.master, "\x04", 1); // end of input, as a terminal reports it
+            }
+        }
+        if (fds[1].revents & POLLIN) {
+            while (::read(ino, buf, sizeof buf) > 0) { }
+            if (all_exited(w.statusfd, w.pod))
+                request_stop();
+        }
+        if (fds[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (::read(sigfd, &si, sizeof si) == sizeof si) {
+                int sig = static_cast<int>(si.ssi_signo);
+                if (sig == SIGCHLD) {
+                    if (::waitpid(w.pid1, &wstatus, WNOHANG) == w.pid1)
+                        pid1_gone = true;
+                } else if (sig == SIGTERM || sig == SIGINT) {
+                    // An orderly stop: the apps get SIGTERM from their units; a second
+                    // interrupt kills the pod.
+                    if (stopping && ++interrupts > 1)
+                        ::kill(w.pid1, SIGKILL);
+                    request_stop();
+                    interrupts = std::max(interrupts, 1);
+                } else {
+                    signal_apps(w.pod, w.subcgroup, w.unified_only, sig);
+                }
+            }
+        }
+    }
+    filter.flush();
+    return finish(w, wstatus);
+}
+
+Result<int> run_pod(const Stage1Args& args)
+{
+    auto lock = TRY(take_lock_fd());
+    if (!args.net.empty() && args.net != "host")
+        return Error::msg("--net=" + args.net
+            + ": the systemd stage1 shares the host network (private networks are "
+              "not supported yet)");
+    auto pod = TRY(load_pod(args.uuid));
+    if (pod.manifest.apps.empty())
+        return Error::msg("pod " + pod.uuid + " has no apps");
+    if (args.interactive && pod.manifest.apps.size() != 1)
+        return Error::msg("--interactive: the pod has " + std::to_string(pod.manifest.apps.size())
+            + " apps; only a pod of one app can be interactive");
+    if (::access(host_systemd, X_OK) < 0)
+        return Error::from_errno(std::string("the systemd stage1 boots the host's systemd, '") + host_systemd + "'");
+    auto sub_file = pod.dir + "/" + std::string(iface::subcgroup);
+    auto sub_text = read_file(sub_file);
+    if (!sub_text)
+        return Error::msg("pod " + pod.uuid
+            + " has no cgroup of its own (cgroupfs is not writable here); the systemd "
+              "stage1 needs one");
+    auto subcgroup = std::string(*sub_text);
+    while (!subcgroup.empty() && (subcgroup.back() == '\n' || subcgroup.back() == ' '))
+        subcgroup.pop_back();
+
+    PodRootPlan plan;
+    plan.pod = &pod;
+    plan.hierarchies = TRY(pod_hierarchies(subcgroup, plan.unified_only));
+    char exe[4096];
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return Error::from_errno("find the stage1 binary");
+    plan.helper_dir = path_dirname(std::string(exe, static_cast<size_t>(n)));
+    plan.hostname = args.hostname.empty() ? "capsule-" + pod.uuid.substr(0, 8) : args.hostname;
+    plan.interactive = args.interactive;
+    plan.debug = args.debug;
+    plan.inherit_env = args.inherit_env;
+    plan.insecure = pod_insecure_options(pod);
+    for (auto d : { iface::status_dir, std::string_view("journal") }) {
+        auto p = pod.dir + "/" + std::string(d);
+        if (::mkdir(p.c_str(), 0755) < 0 && errno != EEXIST)
+            return Error::from_errno("create '" + p + "'");
+    }
+    auto statusfd = TRY(open_fd(pod.dir + "/" + std::string(iface::status_dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    auto console = TRY(open_console());
+    plan.console = console.slave;
+
+    if (::unshare(CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP) < 0)
+        return Error::from_errno("unshare the pod's namespaces");
+    if (::sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
+        return Error::from_errno("set the hostname '" + plan.hostname + "'");
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    for (int s : forwarded_signals)
+        sigaddset(&set, s);
+    ::sigprocmask(SIG_BLOCK, &set, nullptr);
+    int sfd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0)
+        return Error::from_errno("signalfd");
+    UniqueFd sigfd(sfd);
+
+    int errpipe[2];
+    if (::pipe2(errpipe, O_CLOEXEC) < 0)
+        return Error::from_errno("pipe");
+    pid_t pid = ::fork();
+    if (pid < 0)
+        return Error::from_errno("fork the pod's PID 1");
+    if (pid == 0) {
+        ::close(errpipe[0]);
+        boot_systemd(plan, errpipe[1]);
+    }
+    ::close(errpipe[1]);
+    std::string err;
+    char buf[1024];
+    for (ssize_t r; (r = ::read(errpipe[0], buf, sizeof buf)) != 0;) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
+        err.append(buf, static_cast<size_t>(r));
+    }
+    ::close(errpipe[0]);
+    if (!err.empty()) {
+        int ws;
+        ::waitpid(pid, &ws, 0);
+        return Error::msg(err);
+    }
+    if (auto r = write_pod_file(pod, std::string(iface::pid_file), std::to_string(pid) + "\n"); !r)
+        diag_warn("%s, ignoring", r.error().message().c_str());
+
+    std::vector<std::string> names;
+    for (auto& a : pod.manifest.apps)
+        names.push_back(a.name);
+    std::optional<RawTerminal> raw;
+    if (args.interactive && ::isatty(STDIN_FILENO))
+        raw.emplace(STDIN_FILENO);
+    ConsoleFilter filter(names, args.interactive);
+    Waiter w { pod, pid, statusfd.get(), subcgroup, plan.unified_only, console.master.get(), args.interactive };
+    return wait_pod(w, sigfd.get(), filter);
+}
+
+} // namespace
+
+int run(const Stage1Args& args)
+{
+    auto r = run_pod(args);
+    if (!r) {
+        diag_error(r.error());
+        return exit_stage1_error;
+    }
+    return *r;
+}
+
+} // namespace capsule::stage1::sd

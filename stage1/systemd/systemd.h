@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The systemd stage1: the host's systemd booted as each pod's PID 1 (Documentation/
+// stage1-interface.md, "The systemd flavour"). One static multi-call binary; besides the
+// interface's entrypoints it has two helpers the pod's units run from the read-only
+// /capsule/stage1 inside the pod: `app-exited APP` (records the app's exit status) and
+// `exec-in-app APP CMD...` (runs an appc event handler inside the app's rootfs).
+
+#include "lib/result.h"
+#include "stage1/common/args.h"
+#include "stage1/common/pod.h"
+#include "stage1/systemd/units.h"
+
+#include <string>
+#include <vector>
+
+namespace capsule::stage1::sd {
+
+int run(const Stage1Args&);
+int enter(const Stage1Args&);
+int stop(const Stage1Args&);
+int gc(const Stage1Args&);
+int app_exited(const std::vector<std::string>& args);
+int exec_in_app(const std::vector<std::string>& args);
+
+/// The host's systemd, booted in the pod.
+inline constexpr const char* host_systemd = "/lib/systemd/systemd";
+/// Inside the pod root: the stage1's own directory (read-only) and the pod's status directory.
+inline constexpr const char* pod_helper_dir = "/capsule/stage1";
+inline constexpr const char* pod_status_dir = "/capsule/status";
+/// The target the pod's systemd starts.
+inline constexpr const char* pod_target = "capsule-pod.target";
+
+/// A v1 or v2 cgroup hierarchy the pod has its own subtree in, as /proc/self/cgroup names it.
+struct Hierarchy {
+    std::string controllers; ///< "memory", "cpu,cpuacct", "name=systemd", "" (v2)
+    std::string dir;         ///< the directory name under /sys/fs/cgroup: "cpu,cpuacct", "systemd", "unified"
+};
+
+/// What the pod's root needs, decided by `run` before it forks PID 1.
+struct PodRootPlan {
+    const Pod* pod { nullptr };
+    std::string helper_dir; ///< the host directory holding this binary
+    std::string console;    ///< the host path of the pty slave that becomes /dev/console
+    std::string hostname;
+    bool interactive { false };
+    bool debug { false };
+    bool inherit_env { false };
+    bool unified_only { false };        ///< cgroup v2 alone: mount cgroup2 on /sys/fs/cgroup
+    std::vector<Hierarchy> hierarchies; ///< to mount under /sys/fs/cgroup (hybrid/v1)
+    InsecureOptions insecure;
+};
+
+/// In the child that becomes PID 1: a new mount namespace, the pod's root (apps, /usr, a
+/// generated /etc with the units, /dev, /proc, /sys, cgroups), then pivot_root into it.
+Status build_pod_root(const PodRootPlan&);
+
+/// The unit of each app, resolved against its mounted rootfs (exec path, credentials, env).
+Result<AppUnit> make_app_unit(const PodRootPlan&, const appc::RuntimeApp&, int rootfd);
+
+/// The pod's insecure options, from the pod manifest annotation stage0 writes.
+InsecureOptions pod_insecure_options(const Pod&);
+
+} // namespace capsule::stage1::sd
