@@ -35,6 +35,7 @@ struct Fetched {
     std::vector<ResolvedImage> images;
     std::vector<AppLowers> lowers;     ///< per app
     std::vector<std::string> to_touch; ///< images whose last use is not recent
+    InsecureOptions insecure;          ///< global and pod --insecure-options together
 };
 
 /// `last used` is for `image gc`, which thinks in hours: skip the index write (and its
@@ -66,6 +67,7 @@ Result<Fetched> fetch_images(store::Store& store, const PrepareContext& ctx, con
                 insecure.add(static_cast<Insecure>(bit));
     }
     Fetched f;
+    f.insecure = insecure;
     f.stage1 = TRY(resolve_stage1(store, spec.stage1, ctx.system_config, insecure));
     if (f.stage1.manifest.annotation(iface::annotation_flavour).value_or("") == "fly" && spec.apps.size() != 1)
         return Error::msg("the fly stage1 runs exactly one app per pod, " + std::to_string(spec.apps.size())
@@ -232,6 +234,15 @@ Result<LockedPod> prepare_pod(const PrepareContext& ctx, const PodSpec& spec)
     auto env = TRY(pod_environment(spec));
     auto manifest = TRY(build_pod_manifest(spec, fetched.images, env));
     TRY(check_volumes(manifest));
+    // The protections a confining stage1 applies, turned off explicitly (stage1 interface:
+    // the pod annotation capsule/insecure-options).
+    std::string run_insecure;
+    for (auto [bit, word] : { std::pair { Insecure::Capabilities, "capabilities" }, { Insecure::Paths, "paths" },
+             { Insecure::Seccomp, "seccomp" } })
+        if (fetched.insecure.has(bit))
+            run_insecure += (run_insecure.empty() ? "" : ",") + std::string(word);
+    if (!run_insecure.empty())
+        manifest.annotations.push_back({ std::string(iface::annotation_insecure_options), run_insecure });
 
     auto pod = TRY(LockedPod::create_embryo(ctx.dir));
     auto fail = [&pod](Error e) -> Error {

@@ -6,6 +6,7 @@
 #include "stage1/common/interface.h"
 
 #include <charconv>
+#include <cstdlib>
 #include <unistd.h>
 
 namespace capsule::stage0 {
@@ -35,6 +36,12 @@ Result<Stage1Entrypoints> stage1_entrypoints(const appc::ImageManifest& m)
         if (!path->empty() && (path->front() != '/' || path->find("..") != std::string::npos))
             return Error::msg("entrypoint '" + *path + "' is not an absolute path inside the stage1");
     return e;
+}
+
+std::string default_stage1_flavour()
+{
+    const char* env = std::getenv("CAPSULE_STAGE1");
+    return env && *env ? env : "systemd";
 }
 
 std::vector<std::string> builtin_stage1_candidates(const std::string& flavour, const std::string& system_config)

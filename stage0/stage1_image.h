@@ -15,10 +15,14 @@
 
 namespace capsule::stage0 {
 
+/// The flavour `run` and `prepare` use without --stage1*: $CAPSULE_STAGE1 when set, else
+/// systemd (real isolation, journald per pod), as rkt's default stage1 was.
+std::string default_stage1_flavour();
+
 struct Stage1Selection {
     enum class Kind { Flavour, Path, Name, Hash };
     Kind kind { Kind::Flavour };
-    std::string value { "fly" }; ///< flavour name, file path, image name or image ID
+    std::string value { default_stage1_flavour() }; ///< flavour name, file path, image name or image ID
 };
 
 /// The entrypoints a stage1 image advertises (paths inside its rootfs, absolute).

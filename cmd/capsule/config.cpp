@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cmd/capsule/command.h"
+#include "stage0/stage1_image.h"
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -26,7 +27,7 @@ void setup(CommandContext& ctx)
                     } },
                 { "insecureOptions", insecure },
                 { "trustKeysFromHttps", g.trust_keys_from_https },
-                { "stage1", { { "defaultFlavour", "fly" } } },
+                { "stage1", { { "defaultFlavour", stage0::default_stage1_flavour() } } },
             };
             std::puts(j.dump(2).c_str());
             return 0;

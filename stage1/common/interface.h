@@ -51,4 +51,8 @@ inline constexpr std::string_view subcgroup = "subcgroup";
 /// OCI images, whose user was resolved by docker's rules at prepare. Version 2.
 inline constexpr std::string_view annotation_exact_groups = "capsule/stage1/exact-groups";
 
+/// Pod manifest annotation: the run-time protections turned off with --insecure-options
+/// (a comma-separated subset of capabilities, paths, seccomp); absent when none is.
+inline constexpr std::string_view annotation_insecure_options = "capsule/insecure-options";
+
 } // namespace capsule::stage1_interface

@@ -252,7 +252,7 @@ Status build_proc_sys(const PodRootPlan& plan, const std::string& root)
 InsecureOptions pod_insecure_options(const Pod& pod)
 {
     for (auto& a : pod.manifest.annotations)
-        if (a.name == "capsule/insecure-options")
+        if (a.name == iface::annotation_insecure_options)
             if (auto o = InsecureOptions::parse(a.value))
                 return *o;
     return {};

@@ -129,6 +129,7 @@ Result<Isolation> app_isolation(const appc::App& app, InsecureOptions insecure)
                     calls.push_back(c);
             iso.seccomp_allow_list = i.name.ends_with("retain-set");
             iso.syscalls = calls;
+            iso.seccomp_errno.clear(); // appc: without errno, a refused call kills the app
             if (i.value.contains("errno")) {
                 if (!i.value["errno"].is_string())
                     return Error::msg("isolator " + i.name + ": errno is a name such as EPERM");
@@ -266,7 +267,8 @@ std::string app_unit_text(const AppUnit& u)
             t += "SystemCallFilter=" + joined(u.iso.syscalls) + "\n";
         else if (!u.iso.syscalls.empty())
             t += "SystemCallFilter=~" + joined(u.iso.syscalls) + "\n";
-        t += "SystemCallErrorNumber=" + u.iso.seccomp_errno + "\n";
+        if (!u.iso.seccomp_errno.empty())
+            t += "SystemCallErrorNumber=" + u.iso.seccomp_errno + "\n";
     }
     if (u.iso.mask_paths) {
         t += "ReadOnlyPaths=" + joined(read_only_paths(), "-") + "\n";

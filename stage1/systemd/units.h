@@ -34,7 +34,7 @@ struct Isolation {
     bool seccomp { true };
     bool seccomp_allow_list { false }; ///< `syscalls` is the only ones allowed (retain-set)
     std::vector<std::string> syscalls; ///< denied (remove-set/default) or allowed (retain-set)
-    std::string seccomp_errno { "EPERM" };
+    std::string seccomp_errno { "EPERM" }; ///< "": a refused call kills the app (SIGSYS)
     bool mask_paths { true };
     std::optional<uint64_t> memory_bytes;
     std::optional<uint64_t> cpu_millicores;

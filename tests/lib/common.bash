@@ -9,6 +9,9 @@
 : "${CAPSULE:=$BATS_TEST_DIRNAME/../../build/capsule}"
 CAPSULE=$(readlink -f "$CAPSULE")
 TESTS_LIB=$(readlink -f "$BATS_TEST_DIRNAME/../lib")
+# Pods run with the fly stage1 unless a test asks for another (--stage1=systemd): the default,
+# systemd, has its own files (systemd.bats), and fly keeps the rest of the suite fast.
+export CAPSULE_STAGE1=${CAPSULE_STAGE1:-fly}
 
 # wait_for_port_file PID PORTFILE OUTFILE WHAT: wait (up to 5 s) until a test server started
 # in the background as PID writes its port to PORTFILE; if it dies first, show its OUTFILE.
