@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sched.h>
+#include <sstream>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -135,6 +136,22 @@ std::string env_value(const std::vector<std::string>& env, std::string_view name
     return {};
 }
 
+/// The name /etc/passwd gives `uid` (its first entry), or "".
+std::string user_name(const std::string& passwd, uid_t uid)
+{
+    std::istringstream in(passwd);
+    for (std::string line; std::getline(in, line);) {
+        std::vector<std::string> f;
+        std::istringstream fields(line);
+        for (std::string x; std::getline(fields, x, ':');)
+            f.push_back(x);
+        if (f.size() >= 3 && f[2] == std::to_string(uid) && !f[0].empty()
+            && f[0].find_first_of(" \t") == std::string::npos)
+            return f[0];
+    }
+    return {};
+}
+
 std::vector<std::vector<std::string>> handlers(const appc::App& app, std::string_view name)
 {
     std::vector<std::vector<std::string>> out;
@@ -150,9 +167,30 @@ Status write_etc(const PodRootPlan& plan, const std::string& etc, const std::vec
     TRY(make_symlink("../usr/lib/os-release", etc + "/os-release"));
     TRY(write_file(etc + "/machine-id", machine_id(pod.uuid) + "\n", 0444));
     TRY(write_file(etc + "/hostname", plan.hostname + "\n"));
-    TRY(write_file(
-        etc + "/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"));
-    TRY(write_file(etc + "/group", "root:x:0:\nsystemd-journal:x:101:\nnogroup:x:65534:\n"));
+    // systemd resolves each unit's User= and Group= here, in the pod's root: every app's
+    // user and group get an entry, named as in the app's image where it names them.
+    std::string passwd = "root:x:0:0:root:/root:/bin/sh\n", group = "root:x:0:\nsystemd-journal:x:101:\n";
+    std::vector<uid_t> uids { 0 };
+    std::vector<gid_t> gids { 0, 101 };
+    auto add_group = [&](gid_t g) {
+        if (std::find(gids.begin(), gids.end(), g) != gids.end())
+            return;
+        gids.push_back(g);
+        group += "g" + std::to_string(g) + ":x:" + std::to_string(g) + ":\n";
+    };
+    for (auto& u : units) {
+        if (std::find(uids.begin(), uids.end(), u.creds.uid) == uids.end()) {
+            uids.push_back(u.creds.uid);
+            auto name = u.user_name.empty() ? "u" + std::to_string(u.creds.uid) : u.user_name;
+            passwd += name + ":x:" + std::to_string(u.creds.uid) + ":" + std::to_string(u.creds.gid)
+                + "::" + (u.creds.home.empty() ? "/" : u.creds.home) + ":/bin/sh\n";
+        }
+        add_group(u.creds.gid);
+        for (gid_t g : u.creds.groups)
+            add_group(g);
+    }
+    TRY(write_file(etc + "/passwd", passwd));
+    TRY(write_file(etc + "/group", group));
     TRY(write_file(etc + "/hosts",
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + plan.hostname + "\n"));
     TRY(make_dir(etc + "/systemd"));
@@ -275,6 +313,7 @@ Result<AppUnit> make_app_unit(const PodRootPlan& plan, const appc::RuntimeApp& a
         exact = exact || (a.name == iface::annotation_exact_groups && a.value == "true");
     u.creds = TRY(
         resolve_credentials(*app.app, passwd, group, exact ? GroupMembership::Exact : GroupMembership::FromImage));
+    u.user_name = user_name(passwd, u.creds.uid);
     u.env = app_environment({ app.name, &*app.app, u.creds.home, plan.inherit_env ? environ : nullptr });
     // The working directory is made when the image lacks it, as appc asks of executors.
     TRY(ensure_in_root(rootfd, u.working_dir, TargetKind::Directory));

@@ -75,12 +75,15 @@ Result<std::vector<Hierarchy>> pod_hierarchies(const std::string& subcgroup, boo
 struct Console {
     UniqueFd master;
     std::string slave;
+    /// Held by the waiter while the pod runs: the master then never reports a hangup in the
+    /// moments no process of the pod has the console open.
+    UniqueFd slave_fd;
 };
 
 Result<Console> open_console()
 {
     Console c;
-    int fd = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int fd = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return Error::from_errno("open a pty for the pod's console");
     c.master.reset(fd);
@@ -90,6 +93,10 @@ Result<Console> open_console()
     if (::ptsname_r(fd, name, sizeof name) != 0)
         return Error::from_errno("name the pod's console pty");
     c.slave = name;
+    int sfd = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (sfd < 0)
+        return Error::from_errno("open the pod's console pty");
+    c.slave_fd.reset(sfd);
     struct winsize ws;
     if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
         ::ioctl(fd, TIOCSWINSZ, &ws);
@@ -269,6 +276,7 @@ struct Waiter {
     std::string subcgroup;
     bool unified_only;
     int master;
+    UniqueFd& slave;
     bool interactive;
 };
 
@@ -297,7 +305,7 @@ int finish(const Waiter& w, int wstatus)
     return code;
 }
 
-int wait_pod(const Waiter& w, int sigfd, ConsoleFilter& filter)
+int wait_pod(Waiter& w, int sigfd, ConsoleFilter& filter)
 {
     int ino = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     UniqueFd ino_fd(ino);
@@ -332,7 +340,7 @@ int wait_pod(const Waiter& w, int sigfd, ConsoleFilter& filter)
                 continue; // drain the console before anything else
             }
             if (pid1_gone)
-                break; // EIO: every writer is gone
+                break; // EIO or nothing left: every writer is gone
         } else if (pid1_gone) {
             break;
         }
@@ -355,8 +363,10 @@ int wait_pod(const Waiter& w, int sigfd, ConsoleFilter& filter)
             while (::read(sigfd, &si, sizeof si) == sizeof si) {
                 int sig = static_cast<int>(si.ssi_signo);
                 if (sig == SIGCHLD) {
-                    if (::waitpid(w.pid1, &wstatus, WNOHANG) == w.pid1)
+                    if (::waitpid(w.pid1, &wstatus, WNOHANG) == w.pid1) {
                         pid1_gone = true;
+                        w.slave.reset(); // then the master reads what is left, and EIO
+                    }
                 } else if (sig == SIGTERM || sig == SIGINT) {
                     // An orderly stop: the apps get SIGTERM from their units; a second
                     // interrupt kills the pod.
@@ -473,7 +483,8 @@ Result<int> run_pod(const Stage1Args& args)
     if (args.interactive && ::isatty(STDIN_FILENO))
         raw.emplace(STDIN_FILENO);
     ConsoleFilter filter(names, args.interactive);
-    Waiter w { pod, pid, statusfd.get(), subcgroup, plan.unified_only, console.master.get(), args.interactive };
+    Waiter w { pod, pid, statusfd.get(), subcgroup, plan.unified_only, console.master.get(), console.slave_fd,
+        args.interactive };
     return wait_pod(w, sigfd.get(), filter);
 }
 

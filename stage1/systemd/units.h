@@ -32,8 +32,8 @@ struct Isolation {
     std::vector<std::string> caps; ///< the bounding set, when restrict_caps
     bool no_new_privileges { true };
     bool seccomp { true };
-    bool seccomp_allow_list { false }; ///< `syscalls` is the only ones allowed (retain-set)
-    std::vector<std::string> syscalls; ///< denied (remove-set/default) or allowed (retain-set)
+    bool seccomp_allow_list { false };     ///< `syscalls` is the only ones allowed (retain-set)
+    std::vector<std::string> syscalls;     ///< denied (remove-set/default) or allowed (retain-set)
     std::string seccomp_errno { "EPERM" }; ///< "": a refused call kills the app (SIGSYS)
     bool mask_paths { true };
     std::optional<uint64_t> memory_bytes;
@@ -53,6 +53,7 @@ struct AppUnit {
     std::vector<std::string> env;    ///< NAME=value
     std::string working_dir { "/" }; ///< inside the app rootfs
     Credentials creds;
+    std::string user_name; ///< the uid's name in the app's /etc/passwd, "" if it has none
     Isolation iso;
     std::vector<std::vector<std::string>> pre_start; ///< appc event handlers
     std::vector<std::vector<std::string>> post_stop;
