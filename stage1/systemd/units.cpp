@@ -234,6 +234,9 @@ std::string app_unit_text(const AppUnit& u)
     // journald stops after the apps, so their last lines reach the journal and the console.
     t += "After=systemd-journald.socket systemd-journald.service\n";
     t += "Conflicts=shutdown.target\nBefore=shutdown.target\n";
+    // systemd unmounts what it sees mounted when the pod stops: the app's root and the
+    // helper's directories must outlive the app and its exit hook.
+    t += "RequiresMountsFor=" + app_root_in_pod(u.name) + " /capsule/stage1 /capsule/status\n";
     t += "\n[Service]\n";
     t += "Type=simple\n";
     t += "RootDirectory=" + app_root_in_pod(u.name) + "\n";
