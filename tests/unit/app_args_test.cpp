@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cmd/capsule/app_args.h"
 
+#include <cstdlib>
 #include <doctest/doctest.h>
 
 using namespace capsule;
@@ -64,7 +65,11 @@ TEST_CASE("run args: stage1 selection")
 {
     using Kind = stage0::Stage1Selection::Kind;
     CHECK(parse_ok({ "img" }).spec.stage1.kind == Kind::Flavour);
+    ::unsetenv("CAPSULE_STAGE1");
+    CHECK(parse_ok({ "img" }).spec.stage1.value == "systemd");
+    ::setenv("CAPSULE_STAGE1", "fly", 1);
     CHECK(parse_ok({ "img" }).spec.stage1.value == "fly");
+    ::unsetenv("CAPSULE_STAGE1");
     auto p = parse_ok({ "--stage1-path=/x/s1.aci", "img" });
     CHECK(p.spec.stage1.kind == Kind::Path);
     CHECK(p.spec.stage1.value == "/x/s1.aci");
