@@ -9,10 +9,16 @@
 #             extracted in the store: that is capsule's unpacked form)  vs  skopeo copy to an OCI
 #             layout + umoci unpack (an unpacked bundle); then a run of a cached small image vs the
 #             200 MB one (must not grow with size)
+#   5. systemd: the systemd flavour: capsule run --stage1=systemd IMG --exec=/bin/true  vs  --stage1=fly
+#             vs  systemd-nspawn -b booting the same host systemd into a oneshot unit that exits it;
+#             and the time from just before the command starts until the app runs (median)
+# Usage: bench/run.sh [BUILD_DIR] [SECTION...]   SECTION: run fetch list pull systemd (default: all)
 # Environment: RUNS (hyperfine runs, default 30), FETCH_RUNS (default 5), LIST_IMAGES (default 1000),
-# PULL_RUNS (default 3), PULL_MB (default 200).
+# PULL_RUNS (default 3), PULL_MB (default 200), SYSTEMD_RUNS (hyperfine runs, default 10),
+# SYSTEMD_EXEC_RUNS (default 10).
 set -euo pipefail
 build=$(readlink -f "${1:-build}")
+[ $# -gt 0 ] && shift
 capsule=$build/capsule
 here=$(cd "$(dirname "$0")" && pwd)
 RUNS=${RUNS:-30}
@@ -21,20 +27,39 @@ LIST_IMAGES=${LIST_IMAGES:-1000}
 
 PULL_RUNS=${PULL_RUNS:-3}
 PULL_MB=${PULL_MB:-200}
+SYSTEMD_RUNS=${SYSTEMD_RUNS:-10}
+SYSTEMD_EXEC_RUNS=${SYSTEMD_EXEC_RUNS:-10}
 
-for tool in hyperfine runc unshare /usr/bin/time python3 docker-registry skopeo umoci; do
+all_sections=(run fetch list pull systemd)
+sections=("$@")
+[ ${#sections[@]} -gt 0 ] || sections=("${all_sections[@]}")
+for s in "${sections[@]}"; do
+    [[ " ${all_sections[*]} " == *" $s "* ]] || { echo "bench: unknown section $s (${all_sections[*]})" >&2; exit 1; }
+done
+wants() { [[ " ${sections[*]} " == *" $1 "* ]]; }
+
+tools=(hyperfine unshare python3)
+wants run && tools+=(runc /usr/bin/time)
+wants pull && tools+=(docker-registry skopeo umoci)
+wants systemd && tools+=(systemd-nspawn)
+for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make deps installs it)" >&2; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (mount namespaces, runc)" >&2; exit 1; }
 
 work=$(mktemp -d /var/tmp/capsule-bench.XXXXXX)
 registry_pid=
+systemd_cgroup=
 cleanup() {
+    set +e
     if [ -n "$registry_pid" ]; then
         kill "$registry_pid" 2>/dev/null || true
         wait "$registry_pid" 2>/dev/null || true
     fi
     "$capsule" --dir="$work/dir" gc --grace-period=0s >/dev/null 2>&1 || true
+    kill_pods "$work/systemd/dir"
+    "$capsule" --dir="$work/systemd/dir" gc --grace-period=0s >/dev/null 2>&1 || true
+    [ -z "$systemd_cgroup" ] || cgroup_remove_tree "$systemd_cgroup" || true
     chmod -R u+w "$work" 2>/dev/null || true
     rm -rf "$work"
 }
@@ -42,16 +67,22 @@ trap cleanup EXIT
 export BATS_RUN_TMPDIR=$work
 # shellcheck source=../tests/lib/images.bash
 . "$here/../tests/lib/images.bash"
+# shellcheck source=../tests/lib/systemd_host.bash
+. "$here/../tests/lib/systemd_host.bash"
 
 median_of() { # hyperfine json -> median seconds of command N
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]["median"])' "$1" "$2"
 }
 ratio() { python3 -c 'import sys; print(f"{float(sys.argv[1]) / float(sys.argv[2]):.2f}")' "$1" "$2"; }
 ms() { python3 -c 'import sys; print(f"{float(sys.argv[1]) * 1000:.2f} ms")' "$1"; }
+now() { date +%s.%N; }
+med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+secs() { python3 -c 'import sys; print(f"{float(sys.argv[1]):.2f} s")' "$1"; }
 
 echo "== capsule bench ($(nproc) cores, $(uname -r)) =="
 
 # --- 1. run ---------------------------------------------------------------
+bench_run() {
 make_aci "$work/busybox.aci" bench.local/busybox
 id=$("$capsule" --dir="$work/dir" --insecure-options=image fetch "$work/busybox.aci")
 "$capsule" --dir="$work/dir" run --stage1=fly "$id" --exec=/bin/true # warm the stage1 into the store
@@ -82,8 +113,10 @@ echo "run: floor (unshare -m chroot) $(ms "$floor"), capsule fly $(ms "$cap"), r
 echo "run: capsule/floor = $(ratio "$cap" "$floor")x (target <= 3x, aim 1.5x); capsule/runc = $(ratio "$cap" "$runc")x (target < 1x)"
 echo "run: capsule peak RSS = $((rss / 1024)).$(((rss % 1024) * 10 / 1024)) MiB (target <= 10 MiB)"
 "$capsule" --dir="$work/dir" gc --grace-period=0s >/dev/null
+}
 
 # --- 2. fetch -------------------------------------------------------------
+bench_fetch() {
 big=$work/big
 make_aci_dir "$big" bench.local/big '["/bin/true"]'
 mkdir -p "$big/rootfs/data"
@@ -91,7 +124,6 @@ for i in $(seq 1 50); do head -c 2000000 /dev/urandom > "$big/rootfs/data/blob$i
 make_aci_from "$big" "$work/big.aci"
 rm -rf "$big"
 size=$(stat -c %s "$work/big.aci")
-now() { date +%s.%N; }
 cap_times=() ref_times=()
 for i in $(seq 1 "$FETCH_RUNS"); do
     t0=$(now)
@@ -103,14 +135,15 @@ for i in $(seq 1 "$FETCH_RUNS"); do
     cap_times+=("$(python3 -c "print($t1 - $t0)")")
     ref_times+=("$(python3 -c "print($t2 - $t1)")")
 done
-med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 cf=$(med "${cap_times[@]}")
 rf=$(med "${ref_times[@]}")
 mbs() { python3 -c 'import sys; print(f"{int(sys.argv[1]) / 1e6 / float(sys.argv[2]):.0f} MB/s")' "$size" "$1"; }
 echo "fetch: $((size / 1000000)) MB ACI: capsule fetch $(mbs "$cf"), sha512sum + tar -x $(mbs "$rf")"
 echo "fetch: capsule/(sha512sum + tar -x) time = $(ratio "$cf" "$rf")x"
+}
 
 # --- 3. image list ----------------------------------------------------------
+bench_list() {
 ldir=$work/list
 python3 "$here/make_many_acis.py" "$work/many" "$LIST_IMAGES"
 "$capsule" --dir="$ldir" --insecure-options=image fetch "$work"/many/*.aci >/dev/null
@@ -120,9 +153,11 @@ hyperfine -N --warmup 3 --runs "$RUNS" --style none --export-json "$work/list.js
 lt=$(median_of "$work/list.json" 0)
 vt=$(median_of "$work/list.json" 1)
 echo "image list: $LIST_IMAGES images: $(ms "$lt") (target < 50 ms); capsule version (process floor) $(ms "$vt"), ratio $(ratio "$lt" "$vt")x"
+}
 
 # --- 4. pull from a registry -------------------------------------------------
 # A plain-http registry on 127.0.0.1 without auth (what is measured is the pull, not TLS).
+bench_pull() {
 reg=$work/registry
 mkdir -p "$reg"
 cat > "$reg/config.yml" <<EOF
@@ -206,7 +241,6 @@ for i in $(seq 1 "$PULL_RUNS"); do
 done
 cp=$(med "${cap_times[@]}")
 rp=$(med "${ref_times[@]}")
-secs() { python3 -c 'import sys; print(f"{float(sys.argv[1]):.2f} s")' "$1"; }
 echo "pull: $((compressed / 1000000)) MB compressed, 4 layers, local registry (plain http): capsule fetch (layers extracted into the store) vs skopeo copy + umoci unpack (a bundle)"
 echo "pull: capsule $(secs "$cp"), skopeo+umoci $(secs "$rp"), ratio $(ratio "$rp" "$cp")x (target >= 1.5x, aim 3x)"
 
@@ -224,3 +258,190 @@ rs=$(median_of "$work/cached.json" 0)
 rb=$(median_of "$work/cached.json" 1)
 echo "run of a cached image: small $(ms "$rs"), $PULL_MB MB $(ms "$rb") (ratio $(ratio "$rb" "$rs")x: must not grow with size)"
 "$capsule" --dir="$pdir" gc --grace-period=0s >/dev/null 2>&1 || true
+kill "$registry_pid" 2>/dev/null || true
+wait "$registry_pid" 2>/dev/null || true
+registry_pid=
+}
+
+# --- 5. systemd flavour -----------------------------------------------------------
+# bench_systemd_rss: peak RSS of a pod's own systemd + journald (the flavour's overhead per pod).
+# Not measured yet: the pod reports nothing for it so far.
+bench_systemd_rss() {
+    echo "systemd: pod overhead RSS: not measured"
+}
+
+# nspawn_tree DIR: a minimal tree for `systemd-nspawn -b` of the host's systemd: /usr bound read-only
+# from the host at run time, the merged-/usr symlinks, an /etc with os-release and an empty
+# machine-id (systemd makes a transient one), and two targets, each wanting a oneshot that exits
+# the container when it is done: bench-true.target (/bin/true) and bench-date.target (writes the
+# time, in ns, to /out/t). Nothing else is enabled, so only the units they pull in start.
+nspawn_tree() {
+    local t=$1 l name
+    mkdir -p "$t"/{usr,etc/systemd/system,proc,sys,dev,run,tmp,var/tmp,root,out}
+    for l in bin sbin lib lib32 lib64 libx32; do
+        if [ -e "/usr/$l" ]; then ln -s "usr/$l" "$t/$l"; fi
+    done
+    cp /usr/lib/os-release "$t/etc/os-release"
+    : > "$t/etc/machine-id"
+    echo 'root:x:0:0:root:/root:/bin/sh' > "$t/etc/passwd"
+    echo 'root:x:0:' > "$t/etc/group"
+    for name in true date; do
+        printf '[Unit]\nDescription=capsule bench (%s)\nWants=bench-%s.service\n' "$name" "$name" \
+            > "$t/etc/systemd/system/bench-$name.target"
+    done
+    cat > "$t/etc/systemd/system/bench-true.service" <<'EOU'
+[Unit]
+Description=capsule bench: /bin/true
+SuccessAction=exit-force
+FailureAction=exit-force
+
+[Service]
+Type=oneshot
+ExecStart=/bin/true
+EOU
+    cat > "$t/etc/systemd/system/bench-date.service" <<'EOU'
+[Unit]
+Description=capsule bench: the time the app runs
+SuccessAction=exit-force
+FailureAction=exit-force
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'date +%%s%%N > /out/t'
+EOU
+}
+
+# kill_pods DIR: SIGKILL what is left of the pods of capsule --dir=DIR (a pod that did not end: its
+# systemd takes SIGTERM as "re-execute"), by the PIDs in their cgroups, then remove those cgroups.
+kill_pods() {
+    local pod uuid pids
+    for pod in "$1"/pods/*/*; do
+        [ -d "$pod" ] || continue
+        uuid=${pod##*/}
+        pids=$(find /sys/fs/cgroup/capsule/"$uuid" /sys/fs/cgroup/*/capsule/"$uuid" -name cgroup.procs \
+            -exec cat {} + 2>/dev/null | sort -un) || true
+        # shellcheck disable=SC2086 # one PID per word
+        [ -z "$pids" ] || kill -s KILL $pids 2>/dev/null || true
+        cgroup_remove_tree "/capsule/$uuid" 2>/dev/null || true
+    done
+}
+
+# ns_of_ts "SECONDS SS.UUUUUU": busybox `ts '%s %.S'` (busybox date has no %N) -> nanoseconds.
+ns_of_ts() {
+    local s f
+    read -r s f <<<"$1"
+    f=${f#*.}
+    echo $((s * 1000000000 + 10#$f * 1000))
+}
+
+bench_systemd() {
+    local sd=$work/systemd aci=$build/stage1-systemd.aci machine=capsule-bench-$$
+    local tree out img nspawn_cmd have_capsule=1 i t0 line rc
+    tree=$sd/tree
+    out=$sd/out
+    mkdir -p "$sd" "$out"
+    nspawn_tree "$tree"
+    # systemd-nspawn here: no system bus (--register=no --keep-unit); the console is a pipe.
+    nspawn_cmd="systemd-nspawn --quiet --register=no --keep-unit --console=pipe --machine=$machine -D $tree --bind-ro=/usr --bind=$out:/out -b --"
+    # Where PID 1 is not systemd, nspawn makes supervisor/ and payload/ cgroups under its own (in
+    # name=systemd and cgroup2) and leaves payload/init.scope behind: there it runs in a cgroup of
+    # this bench's, removed at the end.
+    if [ ! -d /run/systemd/system ]; then
+        systemd_cgroup=$(cgroup_tracking_hierarchies | awk 'NR == 1 {print $2}')
+        systemd_cgroup=${systemd_cgroup%/}/capsule-bench.${work##*.}
+    fi
+    in_bench_cgroup() {
+        local mnt _
+        if [ -n "$systemd_cgroup" ]; then
+            while read -r mnt _; do
+                mkdir -p "$mnt$systemd_cgroup"
+                echo "$BASHPID" > "$mnt$systemd_cgroup/cgroup.procs"
+            done < <(cgroup_tracking_hierarchies)
+        fi
+        exec "$@"
+    }
+
+    if [ -f "$aci" ]; then
+        make_aci "$sd/busybox.aci" bench.local/busybox-systemd
+        img=$("$capsule" --dir="$sd/dir" --insecure-options=image fetch "$sd/busybox.aci")
+        "$capsule" --dir="$sd/dir" run --stage1=fly "$img" --exec=/bin/true
+        rc=0
+        # (a subshell that waits, so that bash's "Killed" goes to /dev/null)
+        (timeout --kill-after=5 30 "$capsule" --dir="$sd/dir" run --stage1=systemd "$img" --exec=/bin/true \
+            >"$sd/warm.log" 2>&1; exit $?) 2>/dev/null || rc=$?
+        if [ "$rc" != 0 ]; then
+            [ "$rc" = 124 ] || [ "$rc" = 137 ] && echo "(did not end within 30 s)" >> "$sd/warm.log"
+            echo "systemd: capsule run --stage1=systemd failed (status $rc): $(tail -n 1 "$sd/warm.log"); capsule part skipped"
+            have_capsule=
+            kill_pods "$sd/dir"
+        fi
+    else
+        echo "systemd: stage1-systemd.aci not built, skipped"
+        have_capsule=
+    fi
+
+    # End to end. Every command runs under timeout(1) (the same ~1 ms for all three): a pod that does
+    # not end must not hang the bench.
+    local to="timeout --kill-after=5 60"
+    (in_bench_cgroup hyperfine -N --warmup 2 --runs "$SYSTEMD_RUNS" --style none --export-json "$sd/nspawn.json" \
+        -n nspawn "$to $nspawn_cmd systemd.unit=bench-true.target" >/dev/null)
+    local nspawn_t cap_sd cap_fly
+    nspawn_t=$(median_of "$sd/nspawn.json" 0)
+    if [ -n "$have_capsule" ] && ! hyperfine -N --warmup 2 --runs "$SYSTEMD_RUNS" --style none --export-json "$sd/run.json" \
+        -n capsule-systemd "$to $capsule --dir=$sd/dir run --stage1=systemd $img --exec=/bin/true" \
+        -n capsule-fly "$to $capsule --dir=$sd/dir run --stage1=fly $img --exec=/bin/true" >/dev/null 2>"$sd/hyperfine.err"; then
+        echo "systemd: capsule run --stage1=systemd failed or did not end within 60 s under hyperfine ($(tail -n 1 "$sd/hyperfine.err")); capsule part skipped"
+        have_capsule=
+        kill_pods "$sd/dir"
+    fi
+    if [ -n "$have_capsule" ]; then
+        cap_sd=$(median_of "$sd/run.json" 0)
+        cap_fly=$(median_of "$sd/run.json" 1)
+        echo "systemd: capsule systemd $(ms "$cap_sd"), capsule fly $(ms "$cap_fly"), systemd-nspawn -b $(ms "$nspawn_t")"
+        echo "systemd: capsule/nspawn = $(ratio "$cap_sd" "$nspawn_t")x (target <= 500 ms end to end, aim 250 ms)"
+    else
+        echo "systemd: systemd-nspawn -b $(ms "$nspawn_t") (boot, a oneshot /bin/true, exit)"
+    fi
+
+    # Time until the app runs: from just before the command starts to the app's own clock reading.
+    local cap_exec=() nspawn_exec=()
+    for i in $(seq 1 "$SYSTEMD_EXEC_RUNS"); do
+        rm -f "$out/t"
+        t0=$(date +%s%N)
+        # shellcheck disable=SC2086 # the commands are words
+        (in_bench_cgroup $to $nspawn_cmd systemd.unit=bench-date.target) </dev/null >/dev/null 2>>"$sd/nspawn.log"
+        [ -s "$out/t" ] || { echo "bench: systemd-nspawn wrote no time:" >&2; tail "$sd/nspawn.log" >&2; exit 1; }
+        nspawn_exec+=("$(( ($(cat "$out/t") - t0) / 1000 ))")
+        if [ -n "$have_capsule" ]; then
+            t0=$(date +%s%N)
+            line=$( ($to "$capsule" --dir="$sd/dir" run --stage1=systemd "$img" --exec=/bin/sh -- -c "echo | ts '%s %.S'" \
+                2>>"$sd/capsule.log"; exit $?) 2>/dev/null | grep -E '^[0-9]+ [0-9]+\.[0-9]+' | tail -n 1) || true
+            if [ -z "$line" ]; then
+                echo "systemd: the systemd pod printed no time ($(tail -n 1 "$sd/capsule.log")); capsule part skipped"
+                have_capsule=
+                kill_pods "$sd/dir"
+                continue
+            fi
+            cap_exec+=("$(( ($(ns_of_ts "$line") - t0) / 1000 ))")
+        fi
+    done
+    local ne ce
+    ne=$(med "${nspawn_exec[@]}")
+    if [ -n "$have_capsule" ]; then
+        ce=$(med "${cap_exec[@]}")
+        echo "systemd: time until the app runs (median of $SYSTEMD_EXEC_RUNS): capsule systemd $(ms "$(python3 -c "print($ce / 1e6)")"), systemd-nspawn -b $(ms "$(python3 -c "print($ne / 1e6)")"), ratio $(ratio "$ce" "$ne")x"
+    else
+        echo "systemd: time until the app runs (median of $SYSTEMD_EXEC_RUNS): systemd-nspawn -b $(ms "$(python3 -c "print($ne / 1e6)")")"
+    fi
+    bench_systemd_rss
+
+    kill_pods "$sd/dir"
+    "$capsule" --dir="$sd/dir" gc --grace-period=0s >/dev/null 2>&1 || true
+    [ -z "$systemd_cgroup" ] || cgroup_remove_tree "$systemd_cgroup"
+    systemd_cgroup=
+    rmdir "/run/systemd/nspawn/propagate/$machine" "/run/systemd/nspawn/unix-export/$machine" 2>/dev/null || true
+}
+
+for s in "${sections[@]}"; do
+    "bench_$s"
+done

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: Apache-2.0
+// `capsule logs UUID`: the apps' output, from the journal the pod's stage1 keeps in the pod
+// directory (`<poddir>/journal/`; the systemd flavour's journald writes it).
+#include "cmd/capsule/command.h"
+#include "cmd/capsule/pod_journal.h"
+#include "lib/appc/pod_manifest.h"
+#include "lib/appc/types.h"
+#include "lib/fs.h"
+#include "lib/units.h"
+#include "stage0/pod_info.h"
+#include "stage1/common/interface.h"
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace capsule::cmd {
+
+namespace {
+
+namespace iface = capsule::stage1_interface;
+using stage0::PodState;
+
+constexpr std::string_view unit_prefix = "capsule-app-";
+constexpr std::string_view unit_suffix = ".service";
+/// How often `--follow` looks at the pod's lock while no entries arrive.
+constexpr std::chrono::milliseconds follow_poll { 250 };
+
+struct LogsOptions {
+    std::string uuid;
+    std::string app;
+    bool follow { false };
+    std::string tail_text;
+    std::string since_text;
+    std::optional<std::string> tail;  ///< set when --tail was given
+    std::optional<std::string> since; ///< set when --since was given
+    std::string format { "short" };
+};
+
+enum class Format { Short, Json, Cat };
+
+/// The flags, checked before the pod is looked at.
+struct LogsQuery {
+    std::optional<uint64_t> tail;
+    std::optional<uint64_t> since_usec;
+    Format format { Format::Short };
+};
+
+Result<uint64_t> parse_tail(const std::string& s)
+{
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size())
+        return Error::msg("--tail: '" + s + "' is not a number of entries");
+    return n;
+}
+
+int parse_digits(std::string_view s, size_t at, size_t n, bool& ok)
+{
+    int v = 0;
+    if (at + n > s.size()) {
+        ok = false;
+        return 0;
+    }
+    auto [end, ec] = std::from_chars(s.data() + at, s.data() + at + n, v);
+    if (ec != std::errc() || end != s.data() + at + n)
+        ok = false;
+    return v;
+}
+
+/// RFC 3339: `2026-11-28T04:18:30Z`, `2026-11-28T06:18:30.5+02:00` (a space or `t` may stand
+/// for `T`, `z` for `Z`). Unix microseconds.
+std::optional<int64_t> parse_rfc3339(std::string_view s)
+{
+    bool ok = s.size() >= 20 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't' || s[10] == ' ')
+        && s[13] == ':' && s[16] == ':';
+    struct tm tm = {};
+    tm.tm_year = parse_digits(s, 0, 4, ok) - 1900;
+    tm.tm_mon = parse_digits(s, 5, 2, ok) - 1;
+    tm.tm_mday = parse_digits(s, 8, 2, ok);
+    tm.tm_hour = parse_digits(s, 11, 2, ok);
+    tm.tm_min = parse_digits(s, 14, 2, ok);
+    tm.tm_sec = parse_digits(s, 17, 2, ok);
+    if (!ok)
+        return std::nullopt;
+    size_t at = 19;
+    int64_t usec = 0;
+    if (at < s.size() && s[at] == '.') {
+        size_t digits = 0;
+        for (at++; at < s.size() && s[at] >= '0' && s[at] <= '9'; at++, digits++)
+            if (digits < 6)
+                usec = usec * 10 + (s[at] - '0');
+        if (digits == 0)
+            return std::nullopt;
+        for (; digits < 6; digits++)
+            usec *= 10;
+    }
+    int64_t offset = 0;
+    if (at < s.size() && (s[at] == 'Z' || s[at] == 'z')) {
+        at++;
+    } else if (at < s.size() && (s[at] == '+' || s[at] == '-') && at + 6 == s.size() && s[at + 3] == ':') {
+        offset = (parse_digits(s, at + 1, 2, ok) * 60 + parse_digits(s, at + 4, 2, ok)) * 60;
+        if (s[at] == '-')
+            offset = -offset;
+        at += 6;
+    } else {
+        return std::nullopt;
+    }
+    if (!ok || at != s.size() || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+        return std::nullopt;
+    struct tm check = tm;
+    time_t t = ::timegm(&check);
+    // timegm() normalises out-of-range days (Feb 30 becomes Mar 2): refuse those.
+    if (check.tm_mday != tm.tm_mday || check.tm_mon != tm.tm_mon)
+        return std::nullopt;
+    return (static_cast<int64_t>(t) - offset) * 1'000'000 + usec;
+}
+
+/// An RFC 3339 time, or a duration meaning that long ago.
+Result<uint64_t> parse_since(const std::string& s)
+{
+    if (auto t = parse_rfc3339(s))
+        return *t < 0 ? 0 : static_cast<uint64_t>(*t);
+    auto d = parse_duration(s);
+    if (!d)
+        return Error::msg(
+            "--since: '" + s + "' is neither an RFC 3339 time (2026-11-28T04:18:30Z) nor a duration (10m, 2h, 1h30m)");
+    auto now
+        = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch());
+    auto ago = std::chrono::duration_cast<std::chrono::microseconds>(*d);
+    return now > ago ? static_cast<uint64_t>((now - ago).count()) : 0;
+}
+
+Result<LogsQuery> parse_query(const LogsOptions& o)
+{
+    LogsQuery q;
+    if (o.tail)
+        q.tail = TRY(parse_tail(*o.tail));
+    if (o.since)
+        q.since_usec = TRY(parse_since(*o.since));
+    q.format = o.format == "json" ? Format::Json : o.format == "cat" ? Format::Cat : Format::Short;
+    return q;
+}
+
+std::string unit_of(const std::string& app)
+{
+    return std::string(unit_prefix) + app + std::string(unit_suffix);
+}
+
+/// The app an entry belongs to: from its unit, else its syslog identifier.
+std::string app_of(const JournalEntry& e)
+{
+    std::string_view u = e.unit;
+    if (u.starts_with(unit_prefix) && u.ends_with(unit_suffix) && u.size() > unit_prefix.size() + unit_suffix.size())
+        return std::string(u.substr(unit_prefix.size(), u.size() - unit_prefix.size() - unit_suffix.size()));
+    return e.identifier;
+}
+
+std::string format_utc_usec(uint64_t usec)
+{
+    time_t secs = static_cast<time_t>(usec / 1'000'000);
+    struct tm tm;
+    ::gmtime_r(&secs, &tm);
+    char buf[64];
+    size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof buf - n, ".%06lluZ", static_cast<unsigned long long>(usec % 1'000'000));
+    return buf;
+}
+
+/// journalctl's `-o short` time: local, to the second.
+std::string format_short_time(uint64_t usec)
+{
+    time_t secs = static_cast<time_t>(usec / 1'000'000);
+    struct tm tm;
+    ::localtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%b %d %H:%M:%S", &tm);
+    return buf;
+}
+
+void print_entry(const JournalEntry& e, Format format)
+{
+    std::string line;
+    switch (format) {
+    case Format::Short:
+        line = format_short_time(e.realtime_usec) + " " + app_of(e) + ": " + e.message;
+        break;
+    case Format::Cat:
+        line = e.message;
+        break;
+    case Format::Json: {
+        nlohmann::ordered_json j = {
+            { "time", format_utc_usec(e.realtime_usec) },
+            { "app", app_of(e) },
+            { "message", e.message },
+            { "priority", e.priority ? nlohmann::ordered_json(*e.priority) : nlohmann::ordered_json(nullptr) },
+        };
+        // Apps may print anything: bytes that are not UTF-8 become U+FFFD, not an exception.
+        line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+        break;
+    }
+    }
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), stdout);
+}
+
+/// The stage1 flavour a pod was made with (its image's `capsule/stage1/flavour`), if known.
+std::optional<std::string> pod_flavour(const stage0::PodRef& ref)
+{
+    auto tree = read_file(path_join(ref.path, iface::stage1_tree));
+    if (!tree)
+        return std::nullopt;
+    auto text = read_file(path_join(*tree, "manifest"));
+    if (!text)
+        return std::nullopt;
+    auto manifest = appc::parse_image_manifest(*text);
+    if (!manifest)
+        return std::nullopt;
+    return manifest->annotation(iface::annotation_flavour);
+}
+
+std::string list_apps(const std::vector<appc::RuntimeApp>& apps)
+{
+    std::string out;
+    for (auto& a : apps)
+        out += (out.empty() ? "" : ", ") + a.name;
+    return out;
+}
+
+/// A pod that has not run has no logs, whatever its stage1.
+Status check_ran(const stage0::PodInfo& info)
+{
+    switch (info.state) {
+    case PodState::Embryo:
+    case PodState::Preparing:
+    case PodState::AbortedPrepare:
+    case PodState::Prepared:
+        return Error(
+            "pod " + info.ref.uuid + ": no logs: it has not run (it is " + std::string(state_name(info.state)) + ")",
+            ENOENT);
+    default:
+        return {};
+    }
+}
+
+/// Where the pod's journal is; "" when a running pod's stage1 has not made it yet.
+Result<std::string> journal_dir(const stage0::PodInfo& info)
+{
+    auto dir = path_join(info.ref.path, "journal");
+    if (is_directory(dir))
+        return dir;
+    auto flavour = pod_flavour(info.ref);
+    // The systemd stage1 makes journal/ as it starts: a pod that has only just started may not
+    // have it yet.
+    if (info.state == PodState::Running && flavour == "systemd")
+        return std::string();
+    return Error("pod " + info.ref.uuid + ": no logs: its stage1" + (flavour ? " (" + *flavour + ")" : std::string())
+            + " keeps none",
+        ENOENT);
+}
+
+bool running(const stage0::PodRef& ref)
+{
+    return stage0::probe_state(ref) == PodState::Running;
+}
+
+Result<PodJournal> open_journal(const std::string& dir, const appc::PodManifest& manifest, const std::string& app)
+{
+    auto journal = TRY(PodJournal::open(dir));
+    // App output only: entries of the apps' units, not those of the pod's systemd and journald.
+    for (auto& a : manifest.apps)
+        if (app.empty() || a.name == app)
+            TRY(journal.add_match("_SYSTEMD_UNIT=" + unit_of(a.name)));
+    return journal;
+}
+
+/// Position the journal so that next() gives the first entry to show; true when the current
+/// entry is one (after --tail moved back onto it).
+Result<bool> seek_start(PodJournal& journal, const LogsQuery& q)
+{
+    if (q.tail) {
+        TRY(journal.seek_tail());
+        if (*q.tail > 0)
+            return TRY(journal.previous(*q.tail)) > 0;
+        // --tail=0: onto the last entry, shown already as not new; an empty journal from its head.
+        if (TRY(journal.previous(1)) == 0)
+            TRY(journal.seek_head());
+        return false;
+    }
+    if (q.since_usec)
+        TRY(journal.seek_realtime(*q.since_usec));
+    else
+        TRY(journal.seek_head());
+    return false;
+}
+
+/// Print from the current position (if `current`) to the end.
+Status print_rest(PodJournal& journal, const LogsQuery& q, bool current)
+{
+    while (current || TRY(journal.next())) {
+        current = false;
+        auto e = TRY(journal.entry());
+        if (q.since_usec && e.realtime_usec < *q.since_usec)
+            continue;
+        print_entry(e, q.format);
+    }
+    std::fflush(stdout);
+    return {};
+}
+
+Result<int> show_logs(const GlobalOptions& g, const LogsOptions& o)
+{
+    auto q = TRY(parse_query(o));
+    auto info = stage0::read_pod_info(TRY(stage0::find_pod(g.dir, o.uuid)));
+    TRY(check_ran(info));
+    if (!info.manifest) {
+        // read_pod_info() leaves it out when it cannot be read or parsed: say which.
+        auto text = TRY(stage0::read_pod_manifest_text(info.ref));
+        info.manifest = TRY_CTX(appc::parse_pod_manifest(text), "pod " + info.ref.uuid + ": manifest");
+    }
+    if (!o.app.empty() && !info.manifest->find_app(o.app))
+        return Error(
+            "pod " + info.ref.uuid + " has no app '" + o.app + "' (its apps: " + list_apps(info.manifest->apps) + ")",
+            ENOENT);
+    auto dir = TRY(journal_dir(info));
+    // A running systemd pod whose journal is not there yet: nothing to show, or wait for it.
+    while (dir.empty() && o.follow) {
+        bool was_running = running(info.ref);
+        if (was_running)
+            std::this_thread::sleep_for(follow_poll);
+        if (is_directory(path_join(info.ref.path, "journal")))
+            dir = path_join(info.ref.path, "journal");
+        else if (!was_running)
+            return 0;
+    }
+    if (dir.empty())
+        return 0;
+    auto journal = TRY(open_journal(dir, *info.manifest, o.app));
+    TRY(print_rest(journal, q, TRY(seek_start(journal, q))));
+    if (!o.follow)
+        return 0;
+    // Until the stage1 lets go of the pod's lock; the entries written before it did are
+    // on disk by then, so one last pass gets them all.
+    for (;;) {
+        bool still_running = running(info.ref);
+        TRY(journal.wait(still_running ? std::chrono::microseconds(follow_poll) : std::chrono::microseconds(0)));
+        TRY(print_rest(journal, q, false));
+        if (!still_running)
+            return 0;
+    }
+}
+
+void setup(CommandContext& ctx)
+{
+    auto opts = std::make_shared<LogsOptions>();
+    auto* sub = add_subcommand(ctx, "logs", "Show the output of a pod's apps (from the journal its stage1 keeps)");
+    sub->add_option("UUID", opts->uuid, "Pod UUID (a unique prefix is enough)")->required();
+    sub->add_option("--app", opts->app, "Only this app's output");
+    sub->add_flag("-f,--follow", opts->follow, "Keep printing new output until the pod exits");
+    auto* tail = sub->add_option("--tail", opts->tail_text, "Show only the last N entries (then follow, with -f)")
+                     ->type_name("N");
+    auto* since = sub->add_option(
+                         "--since", opts->since_text, "Only entries since an RFC 3339 time or a duration ago (10m, 2h)")
+                      ->type_name("TIME");
+    sub->add_option("--format", opts->format, "short (default), cat (messages only) or json (one object a line)")
+        ->check(CLI::IsMember({ "short", "cat", "json" }));
+    sub->callback([opts, tail, since, &g = ctx.globals, set = ctx.set_action] {
+        // Given but empty (`--tail=`) is an error, not the default.
+        if (tail->count() > 0)
+            opts->tail = opts->tail_text;
+        if (since->count() > 0)
+            opts->since = opts->since_text;
+        set([opts, &g]() -> Result<int> { return show_logs(g, *opts); });
+    });
+}
+
+const CommandRegistration registration("logs", 47, setup);
+
+} // namespace
+
+} // namespace capsule::cmd
