@@ -264,10 +264,45 @@ registry_pid=
 }
 
 # --- 5. systemd flavour -----------------------------------------------------------
-# bench_systemd_rss: peak RSS of a pod's own systemd + journald (the flavour's overhead per pod).
-# Not measured yet: the pod reports nothing for it so far.
+# bench_systemd_rss: the memory of a pod's own systemd + journald (the flavour's overhead per pod),
+# sampled while an app sleeps: peak RSS (VmHWM) summed, and PSS (shared host libraries counted
+# once per sharer), which is what a second pod actually adds.
 bench_systemd_rss() {
-    echo "systemd: pod overhead RSS: not measured"
+    if [ -z "$have_capsule" ]; then
+        echo "systemd: pod overhead RSS: not measured (no systemd pod ran)"
+        return
+    fi
+    local u=$sd/rss.uuid poddir= pid1 jpid i cpid
+    rm -f "$u"
+    ("$capsule" --dir="$sd/dir" run --stage1=systemd --uuid-file-save="$u" "$img" --exec=/bin/sleep -- 2 >/dev/null 2>&1) &
+    cpid=$!
+    for i in $(seq 1 200); do
+        if [ -s "$u" ] && [ -s "$sd/dir/pods/run/$(cat "$u")/pid" ]; then
+            poddir=$sd/dir/pods/run/$(cat "$u")
+            break
+        fi
+        sleep 0.05
+    done
+    sleep 1
+    pid1=$(cat "$poddir/pid" 2>/dev/null)
+    jpid=$(pgrep -P "$pid1" -x systemd-journal 2>/dev/null | head -n 1)
+    if [ -z "$pid1" ] || [ -z "$jpid" ]; then
+        echo "systemd: pod overhead RSS: not measured (no pod PID 1 or journald found)"
+        wait "$cpid" 2>/dev/null
+        return
+    fi
+    local s_hwm j_hwm s_pss j_pss
+    s_hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid1/status")
+    j_hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$jpid/status")
+    local s_anon j_anon
+    s_anon=$(awk '/^RssAnon/ {print $2}' "/proc/$pid1/status")
+    j_anon=$(awk '/^RssAnon/ {print $2}' "/proc/$jpid/status")
+    s_pss=$(awk '/^Pss:/ {print $2}' "/proc/$pid1/smaps_rollup")
+    j_pss=$(awk '/^Pss:/ {print $2}' "/proc/$jpid/smaps_rollup")
+    wait "$cpid" 2>/dev/null
+    mib() { python3 -c "print(f'{$1 / 1024:.1f} MiB')"; }
+    echo "systemd: pod overhead, peak RSS: systemd $(mib "$s_hwm") + journald $(mib "$j_hwm") = $(mib "$((s_hwm + j_hwm))") (target <= 15 MiB, aim 12 MiB)"
+    echo "systemd: pod overhead, PSS: systemd $(mib "$s_pss") + journald $(mib "$j_pss") = $(mib "$((s_pss + j_pss))"); private (anonymous) $(mib "$((s_anon + j_anon))")"
 }
 
 # nspawn_tree DIR: a minimal tree for `systemd-nspawn -b` of the host's systemd: /usr bound read-only
