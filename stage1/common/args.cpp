@@ -2,6 +2,7 @@
 #include "stage1/common/args.h"
 
 #include "lib/fs.h"
+#include "stage1/common/diag.h"
 
 #include <optional>
 
@@ -92,6 +93,34 @@ Result<Stage1Args> parse_stage1_args(Entrypoint entry, const std::vector<std::st
     if (!a.command.empty() && entry != Entrypoint::Enter)
         return Error::msg("unexpected argument '" + a.command.front() + "'");
     return a;
+}
+
+int stage1_main(const char* flavour, const std::vector<std::string>& argv, const EntrypointTable& table)
+{
+    diag_init(flavour, false);
+    auto picked = pick_entrypoint(argv);
+    if (!picked) {
+        diag_error(picked.error());
+        return exit_stage1_error;
+    }
+    auto [entry, first] = *picked;
+    auto args = parse_stage1_args(entry, std::vector<std::string>(argv.begin() + first, argv.end()));
+    if (!args) {
+        diag_error(args.error());
+        return exit_stage1_error;
+    }
+    diag_init(flavour, args->debug);
+    switch (entry) {
+    case Entrypoint::Run:
+        return table.run(*args);
+    case Entrypoint::Enter:
+        return table.enter(*args);
+    case Entrypoint::Stop:
+        return table.stop(*args);
+    case Entrypoint::Gc:
+        return table.gc(*args);
+    }
+    return exit_stage1_error;
 }
 
 } // namespace capsule::stage1

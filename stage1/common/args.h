@@ -37,4 +37,16 @@ Result<std::pair<Entrypoint, int>> pick_entrypoint(const std::vector<std::string
 /// Parse the arguments after the entrypoint name.
 Result<Stage1Args> parse_stage1_args(Entrypoint, const std::vector<std::string>& args);
 
+/// A flavour's implementation of each entrypoint.
+struct EntrypointTable {
+    int (*run)(const Stage1Args&);
+    int (*enter)(const Stage1Args&);
+    int (*stop)(const Stage1Args&);
+    int (*gc)(const Stage1Args&);
+};
+
+/// The main() of a stage1 multi-call binary: pick the entrypoint, parse its arguments (errors
+/// are one line prefixed with the flavour), set up diagnostics and call it.
+int stage1_main(const char* flavour, const std::vector<std::string>& argv, const EntrypointTable&);
+
 } // namespace capsule::stage1

@@ -2,11 +2,14 @@
 #include "stage1/common/pod.h"
 
 #include "lib/fs.h"
+#include "stage1/common/diag.h"
 #include "stage1/common/interface.h"
 
 #include <charconv>
+#include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
+#include <thread>
 #include <unistd.h>
 
 namespace capsule::stage1 {
@@ -70,6 +73,32 @@ Result<pid_t> read_pod_pid(const std::string& dir)
     if (ec != std::errc() || pid <= 0)
         return Error::msg("'" + dir + "/pid': not a pid");
     return static_cast<pid_t>(pid);
+}
+
+Result<pid_t> wait_for_pod_pid(const std::string& dir)
+{
+    for (int i = 0;; i++) {
+        auto pid = read_pod_pid(dir);
+        if (pid || i == 100)
+            return pid;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+int signal_pod(const std::string& uuid, int sig)
+{
+    char cwd[4096];
+    auto pid = wait_for_pod_pid(::getcwd(cwd, sizeof cwd) ? cwd : ".");
+    if (!pid) {
+        diag_error(pid.error().wrap("pod " + uuid));
+        return exit_stage1_error;
+    }
+    diag_debug("sending signal %d to pid %d", sig, *pid);
+    if (::kill(*pid, sig) < 0 && errno != ESRCH) {
+        diag_error(Error::from_errno("pod " + uuid + ": kill pid " + std::to_string(*pid)));
+        return exit_stage1_error;
+    }
+    return 0;
 }
 
 } // namespace capsule::stage1

@@ -39,4 +39,11 @@ Status write_pod_file(const Pod&, const std::string& rel, std::string_view data)
 /// Read `pid` (the app's pid, written by run).
 Result<pid_t> read_pod_pid(const std::string& dir);
 
+/// Read `pid`, waiting up to 2 s for a pod that was just started and has not written it yet.
+Result<pid_t> wait_for_pod_pid(const std::string& dir);
+
+/// `stop`: send `sig` to the pid of the pod in the current directory; the exit status of the
+/// entrypoint (0, or exit_stage1_error with one line on stderr).
+int signal_pod(const std::string& uuid, int sig);
+
 } // namespace capsule::stage1

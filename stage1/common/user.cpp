@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stage1/common/user.h"
 
+#include "stage1/common/interface.h"
+
 #include "lib/fd.h"
 
 #include <algorithm>
@@ -71,6 +73,7 @@ Result<Credentials> resolve_credentials(
         if (e->size() >= 6)
             c.home = (*e)[5];
     }
+    c.name = user_name;
     std::string grp = app.group.empty() ? "0" : app.group;
     if (auto gid = number(grp)) {
         c.gid = *gid;
@@ -120,6 +123,18 @@ Result<std::string> read_in_root(int rootfd, const std::string& path)
             return out;
         out.append(buf, static_cast<size_t>(n));
     }
+}
+
+Result<Credentials> app_credentials(const appc::RuntimeApp& app, int rootfd)
+{
+    if (!app.app)
+        return Error::msg("app '" + app.name + "' has no app section");
+    auto passwd = TRY(read_in_root(rootfd, "/etc/passwd"));
+    auto group = TRY(read_in_root(rootfd, "/etc/group"));
+    bool exact = false;
+    for (auto& a : app.annotations)
+        exact = exact || (a.name == stage1_interface::annotation_exact_groups && a.value == "true");
+    return resolve_credentials(*app.app, passwd, group, exact ? GroupMembership::Exact : GroupMembership::FromImage);
 }
 
 } // namespace capsule::stage1

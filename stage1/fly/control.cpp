@@ -18,17 +18,6 @@ namespace capsule::stage1::fly {
 
 namespace {
 
-/// The app's pid; run writes it right after the exec, so wait a little for a pod just started.
-Result<pid_t> wait_for_pid(const std::string& dir)
-{
-    for (int i = 0;; i++) {
-        auto pid = read_pod_pid(dir);
-        if (pid || i == 100)
-            return pid;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-}
-
 Result<int> enter_pod(const Stage1Args& args)
 {
     auto pod = TRY(load_pod(args.uuid));
@@ -37,7 +26,7 @@ Result<int> enter_pod(const Stage1Args& args)
         app = pod.manifest.find_app(args.app);
     if (!app)
         return Error::msg("pod " + pod.uuid + " has no app '" + args.app + "'");
-    pid_t pid = TRY_CTX(wait_for_pid(pod.dir), "pod " + pod.uuid);
+    pid_t pid = TRY_CTX(wait_for_pod_pid(pod.dir), "pod " + pod.uuid);
     auto proc = "/proc/" + std::to_string(pid);
     auto ns = TRY_CTX(open_fd(proc + "/ns/mnt", O_RDONLY), "pod " + pod.uuid + " is not running");
     auto root = TRY_CTX(open_fd(proc + "/root", O_PATH | O_DIRECTORY), "pod " + pod.uuid + " is not running");
@@ -75,19 +64,7 @@ int enter(const Stage1Args& args)
 
 int stop(const Stage1Args& args)
 {
-    char cwd[4096];
-    auto pid = wait_for_pid(::getcwd(cwd, sizeof cwd) ? cwd : ".");
-    if (!pid) {
-        diag_error(pid.error().wrap("pod " + args.uuid));
-        return exit_stage1_error;
-    }
-    int sig = args.force ? SIGKILL : SIGTERM;
-    diag_debug("sending signal %d to pid %d", sig, *pid);
-    if (::kill(*pid, sig) < 0 && errno != ESRCH) {
-        diag_error(Error::from_errno("pod " + args.uuid + ": kill pid " + std::to_string(*pid)));
-        return exit_stage1_error;
-    }
-    return 0;
+    return signal_pod(args.uuid, args.force ? SIGKILL : SIGTERM);
 }
 
 int gc(const Stage1Args& args)

@@ -39,13 +39,7 @@ Result<AppLaunch> make_launch(const Stage1Args& args, const appc::RuntimeApp& ap
     l.interactive = args.interactive;
     if (!app.app->working_directory.empty())
         l.working_dir = app.app->working_directory;
-    auto passwd = TRY(read_in_root(rootfd, "/etc/passwd"));
-    auto group = TRY(read_in_root(rootfd, "/etc/group"));
-    bool exact = false;
-    for (auto& a : app.annotations)
-        exact = exact || (a.name == iface::annotation_exact_groups && a.value == "true");
-    l.creds = TRY(
-        resolve_credentials(*app.app, passwd, group, exact ? GroupMembership::Exact : GroupMembership::FromImage));
+    l.creds = TRY(app_credentials(app, rootfd));
     l.env = app_environment({ app.name, &*app.app, l.creds.home, args.inherit_env ? environ : nullptr });
     return l;
 }

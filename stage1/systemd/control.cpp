@@ -35,23 +35,6 @@ namespace iface = capsule::stage1_interface;
 
 namespace {
 
-std::string pod_dir()
-{
-    char cwd[4096];
-    return ::getcwd(cwd, sizeof cwd) ? cwd : ".";
-}
-
-/// PID 1's pid; run writes it right after the fork, so wait a little for a pod just started.
-Result<pid_t> wait_for_pid(const std::string& dir)
-{
-    for (int i = 0;; i++) {
-        auto pid = read_pod_pid(dir);
-        if (pid || i == 100)
-            return pid;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-}
-
 int signal_number(std::string_view name)
 {
     for (int s = 1; s < 32; s++)
@@ -274,7 +257,7 @@ Result<int> enter_pod(const Stage1Args& args)
         app = pod.manifest.find_app(args.app);
     if (!app)
         return Error::msg("pod " + pod.uuid + " has no app '" + args.app + "'");
-    pid_t pid1 = TRY_CTX(wait_for_pid(pod.dir), "pod " + pod.uuid);
+    pid_t pid1 = TRY_CTX(wait_for_pod_pid(pod.dir), "pod " + pod.uuid);
     auto sub = TRY_CTX(read_file(pod.dir + "/" + std::string(iface::subcgroup)), "pod " + pod.uuid);
     while (!sub.empty() && sub.back() == '\n')
         sub.pop_back();
@@ -366,20 +349,9 @@ int enter(const Stage1Args& args)
 
 int stop(const Stage1Args& args)
 {
-    auto pid = wait_for_pid(pod_dir());
-    if (!pid) {
-        diag_error(pid.error().wrap("pod " + args.uuid));
-        return exit_stage1_error;
-    }
     // SIGRTMIN+4 asks the pod's systemd to stop: the apps' units stop in order, each within
     // its stop timeout, then PID 1 exits. SIGKILL to PID 1 ends the whole pid namespace.
-    int sig = args.force ? SIGKILL : SIGRTMIN + 4;
-    diag_debug("sending signal %d to pid %d", sig, *pid);
-    if (::kill(*pid, sig) < 0 && errno != ESRCH) {
-        diag_error(Error::from_errno("pod " + args.uuid + ": kill pid " + std::to_string(*pid)));
-        return exit_stage1_error;
-    }
-    return 0;
+    return signal_pod(args.uuid, args.force ? SIGKILL : SIGRTMIN + 4);
 }
 
 int gc(const Stage1Args& args)

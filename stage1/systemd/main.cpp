@@ -10,34 +10,12 @@ using namespace capsule::stage1;
 
 int main(int argc, char** argv)
 {
-    diag_init("systemd", false);
     std::vector<std::string> all(argv, argv + argc);
     // The helpers the pod's units run (not entrypoints of the interface).
-    if (all.size() >= 2 && all[1] == "app-exited")
-        return sd::app_exited(std::vector<std::string>(all.begin() + 2, all.end()));
-    if (all.size() >= 2 && all[1] == "exec-in-app")
-        return sd::exec_in_app(std::vector<std::string>(all.begin() + 2, all.end()));
-    auto picked = pick_entrypoint(all);
-    if (!picked) {
-        diag_error(picked.error());
-        return exit_stage1_error;
+    if (all.size() >= 2 && (all[1] == "app-exited" || all[1] == "exec-in-app")) {
+        diag_init("systemd", false);
+        std::vector<std::string> rest(all.begin() + 2, all.end());
+        return all[1] == "app-exited" ? sd::app_exited(rest) : sd::exec_in_app(rest);
     }
-    auto [entry, first] = *picked;
-    auto args = parse_stage1_args(entry, std::vector<std::string>(all.begin() + first, all.end()));
-    if (!args) {
-        diag_error(args.error());
-        return exit_stage1_error;
-    }
-    diag_init("systemd", args->debug);
-    switch (entry) {
-    case Entrypoint::Run:
-        return sd::run(*args);
-    case Entrypoint::Enter:
-        return sd::enter(*args);
-    case Entrypoint::Stop:
-        return sd::stop(*args);
-    case Entrypoint::Gc:
-        return sd::gc(*args);
-    }
-    return exit_stage1_error;
+    return stage1_main("systemd", all, { sd::run, sd::enter, sd::stop, sd::gc });
 }

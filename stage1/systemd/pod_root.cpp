@@ -136,22 +136,6 @@ std::string env_value(const std::vector<std::string>& env, std::string_view name
     return {};
 }
 
-/// The name /etc/passwd gives `uid` (its first entry), or "".
-std::string user_name(const std::string& passwd, uid_t uid)
-{
-    std::istringstream in(passwd);
-    for (std::string line; std::getline(in, line);) {
-        std::vector<std::string> f;
-        std::istringstream fields(line);
-        for (std::string x; std::getline(fields, x, ':');)
-            f.push_back(x);
-        if (f.size() >= 3 && f[2] == std::to_string(uid) && !f[0].empty()
-            && f[0].find_first_of(" \t") == std::string::npos)
-            return f[0];
-    }
-    return {};
-}
-
 std::vector<std::vector<std::string>> handlers(const appc::App& app, std::string_view name)
 {
     std::vector<std::vector<std::string>> out;
@@ -181,7 +165,7 @@ Status write_etc(const PodRootPlan& plan, const std::string& etc, const std::vec
     for (auto& u : units) {
         if (std::find(uids.begin(), uids.end(), u.creds.uid) == uids.end()) {
             uids.push_back(u.creds.uid);
-            auto name = u.user_name.empty() ? "u" + std::to_string(u.creds.uid) : u.user_name;
+            auto name = u.creds.name.empty() ? "u" + std::to_string(u.creds.uid) : u.creds.name;
             passwd += name + ":x:" + std::to_string(u.creds.uid) + ":" + std::to_string(u.creds.gid)
                 + "::" + (u.creds.home.empty() ? "/" : u.creds.home) + ":/bin/sh\n";
         }
@@ -306,14 +290,7 @@ Result<AppUnit> make_app_unit(const PodRootPlan& plan, const appc::RuntimeApp& a
     u.interactive = plan.interactive;
     if (!app.app->working_directory.empty())
         u.working_dir = app.app->working_directory;
-    auto passwd = TRY(read_in_root(rootfd, "/etc/passwd"));
-    auto group = TRY(read_in_root(rootfd, "/etc/group"));
-    bool exact = false;
-    for (auto& a : app.annotations)
-        exact = exact || (a.name == iface::annotation_exact_groups && a.value == "true");
-    u.creds = TRY(
-        resolve_credentials(*app.app, passwd, group, exact ? GroupMembership::Exact : GroupMembership::FromImage));
-    u.user_name = user_name(passwd, u.creds.uid);
+    u.creds = TRY(app_credentials(app, rootfd));
     u.env = app_environment({ app.name, &*app.app, u.creds.home, plan.inherit_env ? environ : nullptr });
     // The working directory is made when the image lacks it, as appc asks of executors.
     TRY(ensure_in_root(rootfd, u.working_dir, TargetKind::Directory));

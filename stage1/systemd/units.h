@@ -53,7 +53,6 @@ struct AppUnit {
     std::vector<std::string> env;    ///< NAME=value
     std::string working_dir { "/" }; ///< inside the app rootfs
     Credentials creds;
-    std::string user_name; ///< the uid's name in the app's /etc/passwd, "" if it has none
     Isolation iso;
     std::vector<std::vector<std::string>> pre_start; ///< appc event handlers
     std::vector<std::vector<std::string>> post_stop;
