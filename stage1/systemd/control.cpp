@@ -261,6 +261,8 @@ Result<int> enter_pod(const Stage1Args& args)
     auto sub = TRY_CTX(read_file(pod.dir + "/" + std::string(iface::subcgroup)), "pod " + pod.uuid);
     while (!sub.empty() && sub.back() == '\n')
         sub.pop_back();
+    if (path_exists(pod.dir + "/" + std::string(iface::status_dir) + "/" + app->name))
+        return Error("pod " + pod.uuid + ": app '" + app->name + "' has exited", ESRCH);
     pid_t main = -1;
     for (int i = 0; i < 150; i++) { // a pod just started may not have started its apps yet
         auto p = app_main_pid(sub, pid1, app->name);

@@ -186,15 +186,20 @@ Status write_etc(const PodRootPlan& plan, const std::string& etc, const std::vec
     TRY(make_dir(unitdir));
     // Only what a pod uses: journald, the apps and the way out. systemd loads ~25 units
     // instead of the host's hundreds, and nothing of the host's configuration runs in the pod.
-    for (auto* u : { "systemd-journald.service", "systemd-journald.socket", "systemd-journald-dev-log.socket",
-             "exit.target", "systemd-exit.service", "shutdown.target", "umount.target", "final.target" })
+    for (auto* u :
+        { "systemd-journald.service", "systemd-journald.socket", "systemd-journald-dev-log.socket", "shutdown.target" })
         TRY(make_symlink(std::string("/usr/lib/systemd/system/") + u, unitdir + "/" + u));
     TRY(write_file(unitdir + "/system.slice", "[Unit]\nDescription=System Slice\nDefaultDependencies=no\n"));
     // SIGRTMIN+4 (`stop`, and `run` once every app has exited) starts poweroff.target: here it
-    // leaves the pod the way `systemctl exit` does, after stopping the apps in order.
+    // stops the apps in order (they conflict with shutdown.target), then PID 1 exits. Nothing is
+    // unmounted first (no umount.target): the mounts end with the pod's mount namespace, and a
+    // stopping app keeps its volumes until its post-stop handlers and exit hook have run.
+    TRY(write_file(unitdir + "/capsule-exit.service",
+        "[Unit]\nDescription=Pod exit\nDefaultDependencies=no\nRequires=shutdown.target\nAfter=shutdown.target\n"
+        "SuccessAction=exit-force\n\n[Service]\nType=oneshot\nExecStart=/usr/bin/true\n"));
     TRY(write_file(unitdir + "/poweroff.target",
-        "[Unit]\nDescription=Pod stop\nDefaultDependencies=no\nRequires=systemd-exit.service\n"
-        "After=systemd-exit.service\nAllowIsolate=yes\n"));
+        "[Unit]\nDescription=Pod stop\nDefaultDependencies=no\nRequires=capsule-exit.service\n"
+        "After=capsule-exit.service\nAllowIsolate=yes\n"));
     std::vector<std::string> names;
     for (auto& u : units) {
         TRY(write_file(unitdir + "/" + app_unit_name(u.name), app_unit_text(u)));
@@ -292,11 +297,17 @@ Result<AppUnit> make_app_unit(const PodRootPlan& plan, const appc::RuntimeApp& a
         u.working_dir = app.app->working_directory;
     u.creds = TRY(app_credentials(app, rootfd));
     u.env = app_environment({ app.name, &*app.app, u.creds.home, plan.inherit_env ? environ : nullptr });
+    // appc: `container` names the executor (the pod manifest's environment may override it).
+    if (std::none_of(u.env.begin(), u.env.end(), [](auto& e) { return e.starts_with("container="); }))
+        u.env.insert(u.env.begin(), "container=capsule");
     // The working directory is made when the image lacks it, as appc asks of executors.
     TRY(ensure_in_root(rootfd, u.working_dir, TargetKind::Directory));
     u.argv = app.app->exec;
     u.argv[0] = TRY(resolve_exec(rootfd, u.argv[0], env_value(u.env, "PATH"), u.working_dir));
     u.iso = TRY(app_isolation(*app.app, plan.insecure));
+    // The pod's /proc and /sys are this kernel's: mask only what it has (a mount on a path
+    // procfs lacks would fail the unit).
+    std::erase_if(u.iso.masked, [](auto& p) { return !path_exists(p); });
     u.pre_start = handlers(*app.app, "pre-start");
     u.post_stop = handlers(*app.app, "post-stop");
     return u;

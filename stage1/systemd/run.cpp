@@ -25,6 +25,7 @@
 #include <sstream>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -239,12 +240,33 @@ bool all_exited(int statusfd, const Pod& pod)
     return true;
 }
 
+/// Wait (up to 5 s) until `pid` blocks or catches SIGRTMIN+4.
+void wait_for_signal_handling(pid_t pid)
+{
+    auto path = "/proc/" + std::to_string(pid) + "/status";
+    uint64_t bit = 1ULL << (SIGRTMIN + 4 - 1);
+    for (int i = 0; i < 1000; i++) {
+        auto text = read_file(path);
+        if (!text)
+            return;
+        uint64_t blocked = 0, caught = 0;
+        for (auto [key, out] : { std::pair { "SigBlk:", &blocked }, { "SigCgt:", &caught } })
+            if (auto at = text->find(key); at != std::string::npos)
+                *out = std::strtoull(text->c_str() + at + std::strlen(key), nullptr, 16);
+        if ((blocked | caught) & bit)
+            return;
+        ::usleep(5000);
+    }
+}
+
 [[noreturn]] void boot_systemd(const PodRootPlan& plan, int errfd)
 {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::setsid();
+    // The pod ends with its waiter (`run`), even when that is killed outright.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     auto report = [errfd](const Error& e) {
         auto msg = e.message();
         (void)!::write(errfd, msg.data(), msg.size());
@@ -473,6 +495,9 @@ Result<int> run_pod(const Stage1Args& args)
         ::waitpid(pid, &ws, 0);
         return Error::msg(err);
     }
+    // A signal sent to a namespace's init before it handles it is dropped: `pid` (which `stop`
+    // signals) appears once the pod's systemd takes SIGRTMIN+4 (blocked, for its signalfd).
+    wait_for_signal_handling(pid);
     if (auto r = write_pod_file(pod, std::string(iface::pid_file), std::to_string(pid) + "\n"); !r)
         diag_warn("%s, ignoring", r.error().message().c_str());
 

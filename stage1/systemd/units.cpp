@@ -42,6 +42,11 @@ const std::vector<std::string>& masked_paths()
     return paths;
 }
 
+bool masked_is_directory(std::string_view path)
+{
+    return path == "/proc/acpi" || path == "/proc/scsi" || path == "/sys/firmware";
+}
+
 namespace {
 
 Result<std::string> cap_name(const nlohmann::json& v, std::string_view isolator)
@@ -107,6 +112,7 @@ Result<Isolation> app_isolation(const appc::App& app, InsecureOptions insecure)
 {
     Isolation iso;
     iso.caps = default_capabilities();
+    iso.masked = masked_paths();
     iso.syscalls = default_seccomp_denied();
     for (auto& i : app.isolators) {
         if (i.name == "resource/memory") {
@@ -274,8 +280,12 @@ std::string app_unit_text(const AppUnit& u)
             t += "SystemCallErrorNumber=" + u.iso.seccomp_errno + "\n";
     }
     if (u.iso.mask_paths) {
-        t += "ReadOnlyPaths=" + joined(read_only_paths(), "-") + "\n";
-        t += "InaccessiblePaths=" + joined(masked_paths(), "-") + "\n";
+        // systemd takes ReadOnlyPaths= in the pod's root, and the destinations of
+        // BindReadOnlyPaths= and TemporaryFileSystem= inside RootDirectory=.
+        t += "ReadOnlyPaths=" + joined(read_only_paths(), "-" + app_root_in_pod(u.name)) + "\n";
+        for (auto& p : u.iso.masked)
+            t += masked_is_directory(p) ? "TemporaryFileSystem=" + p + ":ro\n"
+                                        : "BindReadOnlyPaths=-/dev/null:" + p + "\n";
     }
     if (u.iso.memory_bytes)
         t += "MemoryMax=" + std::to_string(*u.iso.memory_bytes) + "\n";

@@ -36,6 +36,7 @@ struct Isolation {
     std::vector<std::string> syscalls;     ///< denied (remove-set/default) or allowed (retain-set)
     std::string seccomp_errno { "EPERM" }; ///< "": a refused call kills the app (SIGSYS)
     bool mask_paths { true };
+    std::vector<std::string> masked; ///< of masked_paths(), those this kernel has
     std::optional<uint64_t> memory_bytes;
     std::optional<uint64_t> cpu_millicores;
 };
@@ -43,9 +44,11 @@ struct Isolation {
 /// Read the app's isolators. Unknown isolators are ignored (appc); bad values are errors.
 Result<Isolation> app_isolation(const appc::App&, InsecureOptions);
 
-/// /proc and /sys paths an app sees read-only, and those it cannot see at all.
+/// /proc and /sys paths an app sees read-only, and those it cannot see at all (files are
+/// covered with /dev/null, directories with an empty read-only tmpfs).
 const std::vector<std::string>& read_only_paths();
 const std::vector<std::string>& masked_paths();
+bool masked_is_directory(std::string_view path);
 
 struct AppUnit {
     std::string name;                ///< the appc app name

@@ -111,7 +111,7 @@ TEST_CASE("insecure options turn the protections off")
     auto text = app_unit_text(u);
     CHECK(text.find("CapabilityBoundingSet=") == std::string::npos);
     CHECK(text.find("SystemCallFilter=") == std::string::npos);
-    CHECK(text.find("InaccessiblePaths=") == std::string::npos);
+    CHECK(text.find("BindReadOnlyPaths=") == std::string::npos);
     CHECK(has_line(text, "NoNewPrivileges=yes"));
 }
 
