@@ -174,6 +174,9 @@ require_systemd_host() {
 systemd_host_start() {
     local shares=("$@") base=${TMP:-${BATS_TEST_TMPDIR:-/tmp}} mnt path tracking
     [ ${#shares[@]} -gt 0 ] || { [ -n "${TMP:-}" ] && shares=("$TMP"); }
+    # The capsule under test and its stage1 images (a checkout may live under /tmp, which the
+    # test host covers with its own).
+    [ -z "${CAPSULE:-}" ] || shares+=("$(dirname "$CAPSULE")")
     if [ -n "$SYSTEMD_HOST_PID" ]; then
         echo "systemd_host_start: a test host is already running (PID $SYSTEMD_HOST_PID)" >&2
         return 1
