@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stage1/common/app_process.h"
 
+#include "stage1/common/diag.h"
+
 #include "lib/fd.h"
 
 #include <csignal>
@@ -126,6 +128,36 @@ int wait_app(pid_t pid)
         // reached the app through its process group.
         if (info.si_code <= 0)
             ::kill(pid, sig);
+    }
+}
+
+Error exec_command(const std::vector<std::string>& cmd, const std::vector<std::string>& env, std::string_view where)
+{
+    auto argv = cstrings(cmd);
+    auto envp = cstrings(env);
+    environ = envp.data();
+    ::execvp(argv[0], argv.data());
+    return Error::from_errno("exec '" + cmd.front() + "'" + std::string(where));
+}
+
+void report_to_parent(int fd, const Error& e)
+{
+    auto msg = e.message();
+    (void)!::write(fd, msg.data(), msg.size());
+    ::_exit(exit_stage1_error);
+}
+
+std::string read_child_report(int fd)
+{
+    std::string out;
+    char buf[512];
+    for (;;) {
+        ssize_t r = ::read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return out;
+        out.append(buf, static_cast<size_t>(r));
     }
 }
 

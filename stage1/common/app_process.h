@@ -35,4 +35,15 @@ Result<pid_t> start_app(const AppLaunch&);
 /// Wait for the app, forwarding signals; returns its exit status (128+N if killed by signal N).
 int wait_app(pid_t);
 
+/// execvp(3) `cmd` with exactly `env` as its environment; returns only on failure, as
+/// "exec 'CMD'<where>: <why>".
+Error exec_command(
+    const std::vector<std::string>& cmd, const std::vector<std::string>& env, std::string_view where = "");
+
+/// A forked child's failure before exec, told to its parent over a close-on-exec pipe: the
+/// child writes the one-line message and exits 254; the parent reads to end of file, which
+/// comes with the exec ("") or the child's exit (the message).
+[[noreturn]] void report_to_parent(int fd, const Error&);
+std::string read_child_report(int fd);
+
 } // namespace capsule::stage1

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace capsule::stage1 {
 
@@ -87,6 +88,16 @@ Result<UniqueFd> setup_app_root(const Pod& pod, const appc::RuntimeApp& app, boo
         TRY(mount_host_dirs(rootfd.get()));
     TRY(mount_volumes(pod, app, rootfd.get()));
     return rootfd;
+}
+
+Status enter_app_root(int rootfd, const appc::RuntimeApp& app)
+{
+    if (::fchdir(rootfd) < 0 || ::chroot(".") < 0)
+        return Error::from_errno("enter the rootfs of app '" + app.name + "'");
+    std::string wd = app.app && !app.app->working_directory.empty() ? app.app->working_directory : "/";
+    if (::chdir(wd.c_str()) < 0 && ::chdir("/") < 0)
+        return Error::from_errno("chdir '" + wd + "'");
+    return {};
 }
 
 } // namespace capsule::stage1

@@ -15,6 +15,10 @@ namespace capsule::stage1 {
 /// units mount their own).
 Result<UniqueFd> setup_app_root(const Pod&, const appc::RuntimeApp&, bool host_api_dirs = true);
 
+/// Enter the app root `rootfd` (fchdir + chroot) and the app's working directory (or `/` when
+/// that is gone): where `enter` runs its command.
+Status enter_app_root(int rootfd, const appc::RuntimeApp&);
+
 /// The host source of a pod volume.
 std::string volume_source(const Pod&, const appc::Volume&);
 

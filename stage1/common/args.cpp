@@ -95,6 +95,11 @@ Result<Stage1Args> parse_stage1_args(Entrypoint entry, const std::vector<std::st
     return a;
 }
 
+std::vector<std::string> enter_command(const Stage1Args& args)
+{
+    return args.command.empty() ? std::vector<std::string> { "/bin/sh" } : args.command;
+}
+
 int stage1_main(const char* flavour, const std::vector<std::string>& argv, const EntrypointTable& table)
 {
     diag_init(flavour, false);

@@ -37,6 +37,9 @@ Result<std::pair<Entrypoint, int>> pick_entrypoint(const std::vector<std::string
 /// Parse the arguments after the entrypoint name.
 Result<Stage1Args> parse_stage1_args(Entrypoint, const std::vector<std::string>& args);
 
+/// `enter`'s command (`/bin/sh` when none was given).
+std::vector<std::string> enter_command(const Stage1Args&);
+
 /// A flavour's implementation of each entrypoint.
 struct EntrypointTable {
     int (*run)(const Stage1Args&);

@@ -20,4 +20,14 @@ void diag_error(const Error&);
 /// Exit status of a stage1 for its own failures (same as capsule's).
 inline constexpr int exit_stage1_error = 254;
 
+/// An entrypoint's exit status: the value, or exit_stage1_error after printing the error.
+inline int exit_status(const Result<int>& r)
+{
+    if (!r) {
+        diag_error(r.error());
+        return exit_stage1_error;
+    }
+    return *r;
+}
+
 } // namespace capsule::stage1

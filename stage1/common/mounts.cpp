@@ -12,6 +12,14 @@
 
 namespace capsule::stage1 {
 
+int open_in_root(int rootfd, const std::string& path, int flags)
+{
+    struct open_how how = {};
+    how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    return static_cast<int>(::syscall(SYS_openat2, rootfd, path.c_str(), &how, sizeof how));
+}
+
 Status enter_private_mount_ns()
 {
     if (::unshare(CLONE_NEWNS) < 0)
@@ -40,14 +48,6 @@ Status mount_overlay(const std::vector<std::string>& lowers, const std::string& 
 
 namespace {
 
-int openat2_in_root(int rootfd, const std::string& path, int flags)
-{
-    struct open_how how = {};
-    how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    return static_cast<int>(::syscall(SYS_openat2, rootfd, path.c_str(), &how, sizeof how));
-}
-
 std::vector<std::string> components(const std::string& path)
 {
     std::vector<std::string> out;
@@ -74,7 +74,7 @@ Result<UniqueFd> ensure_in_root(int rootfd, const std::string& path, TargetKind 
         bool last = i + 1 == parts.size();
         bool want_file = last && kind == TargetKind::File;
         prefix += "/" + parts[i];
-        int fd = openat2_in_root(rootfd, prefix, O_PATH | (want_file ? 0 : O_DIRECTORY));
+        int fd = open_in_root(rootfd, prefix, O_PATH | (want_file ? 0 : O_DIRECTORY));
         if (fd < 0 && errno == ENOENT) {
             int rc = want_file
                 ? ::openat(parent.get(), parts[i].c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644)
@@ -83,7 +83,7 @@ Result<UniqueFd> ensure_in_root(int rootfd, const std::string& path, TargetKind 
                 return Error::from_errno("create '" + prefix + "' in the app rootfs");
             if (want_file && rc >= 0)
                 ::close(rc);
-            fd = openat2_in_root(rootfd, prefix, O_PATH | (want_file ? 0 : O_DIRECTORY));
+            fd = open_in_root(rootfd, prefix, O_PATH | (want_file ? 0 : O_DIRECTORY));
         }
         if (fd < 0)
             return Error::from_errno("open '" + prefix + "' in the app rootfs");

@@ -25,6 +25,10 @@ using capsule::overlay_escape;
 Status mount_overlay(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
     const std::string& target);
 
+/// openat2(2) of `path` confined to the root `rootfd` (RESOLVE_IN_ROOT, no magic links), always
+/// close-on-exec: a raw fd, or -1 with errno.
+int open_in_root(int rootfd, const std::string& path, int flags);
+
 enum class TargetKind { Directory, File };
 /// Open `path` inside the root `rootfd` (confined to it), creating missing directories and,
 /// for TargetKind::File, an empty file as the last component. Returns an O_PATH fd.

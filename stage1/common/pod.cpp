@@ -101,4 +101,14 @@ int signal_pod(const std::string& uuid, int sig)
     return 0;
 }
 
+Result<const appc::RuntimeApp*> pod_app(const Pod& pod, const std::string& name)
+{
+    const appc::RuntimeApp* app = pod.manifest.apps.empty() ? nullptr : &pod.manifest.apps.front();
+    if (!name.empty())
+        app = pod.manifest.find_app(name);
+    if (!app)
+        return Error::msg("pod " + pod.uuid + " has no app '" + name + "'");
+    return app;
+}
+
 } // namespace capsule::stage1

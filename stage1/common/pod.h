@@ -25,6 +25,9 @@ struct Pod {
     std::string app_info(const std::string& app, std::string_view file) const;
 };
 
+/// The app `name` of the pod (its first app when `name` is empty), or an error naming it.
+Result<const appc::RuntimeApp*> pod_app(const Pod&, const std::string& name);
+
 /// Load the pod in the current directory.
 Result<Pod> load_pod(const std::string& uuid);
 

@@ -2,13 +2,13 @@
 #include "stage1/common/user.h"
 
 #include "stage1/common/interface.h"
+#include "stage1/common/mounts.h"
 
 #include "lib/fd.h"
 
 #include <algorithm>
 #include <charconv>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <optional>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -101,10 +101,7 @@ Result<Credentials> resolve_credentials(
 
 Result<std::string> read_in_root(int rootfd, const std::string& path)
 {
-    struct open_how how = {};
-    how.flags = O_RDONLY | O_CLOEXEC;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    int fd = static_cast<int>(::syscall(SYS_openat2, rootfd, path.c_str(), &how, sizeof how));
+    int fd = open_in_root(rootfd, path, O_RDONLY);
     if (fd < 0) {
         if (errno == ENOENT)
             return std::string();

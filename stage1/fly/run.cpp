@@ -72,12 +72,7 @@ Result<int> run_pod(const Stage1Args& args)
 
 int run(const Stage1Args& args)
 {
-    auto r = run_pod(args);
-    if (!r) {
-        diag_error(r.error());
-        return exit_stage1_error;
-    }
-    return *r;
+    return exit_status(run_pod(args));
 }
 
 } // namespace capsule::stage1::fly

@@ -4,6 +4,8 @@
 
 #include "lib/fd.h"
 #include "lib/fs.h"
+#include "stage1/common/app_process.h"
+#include "stage1/common/app_root.h"
 #include "stage1/common/diag.h"
 #include "stage1/common/interface.h"
 
@@ -14,14 +16,12 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
-#include <linux/magic.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <sstream>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
@@ -76,13 +76,9 @@ pid_t parent_of(pid_t pid)
     return ppid;
 }
 
-Result<pid_t> app_main_pid(const std::string& subcgroup, pid_t pid1, const std::string& app)
+Result<pid_t> app_main_pid(const std::string& subcgroup, pid_t pid1, const std::string& app, bool unified)
 {
-    struct statfs st;
-    bool v2 = ::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
-    auto procs = std::string("/sys/fs/cgroup/") + (v2 ? "" : "systemd/") + subcgroup + "/system.slice/"
-        + app_unit_name(app) + "/cgroup.procs";
-    auto text = read_file(procs);
+    auto text = read_file(app_cgroup_dir(subcgroup, app, unified) + "/cgroup.procs");
     if (!text)
         return Error("app '" + app + "' is not running", ESRCH);
     std::istringstream in(*text);
@@ -150,13 +146,7 @@ Result<AppProcess> inspect(pid_t pid)
             a.env.push_back(environ_text.substr(start, end - start));
         start = end + 1;
     }
-    auto cg = TRY(read_file(proc + "/cgroup"));
-    std::istringstream cin(cg);
-    for (std::string line; std::getline(cin, line);) {
-        auto c1 = line.find(':'), c2 = line.find(':', c1 + 1);
-        if (c1 != std::string::npos && c2 != std::string::npos)
-            a.cgroups.emplace_back(line.substr(c1 + 1, c2 - c1 - 1), line.substr(c2 + 1));
-    }
+    a.cgroups = parse_proc_cgroup(TRY(read_file(proc + "/cgroup")));
     return a;
 }
 
@@ -192,22 +182,14 @@ Status copy_filters(AppProcess& a)
     return result;
 }
 
-Status join_cgroups(const AppProcess& a, bool v2)
+Status join_cgroups(const AppProcess& a, bool unified)
 {
     auto self = std::to_string(::getpid());
     for (auto& [controllers, path] : a.cgroups) {
-        std::string dir;
-        if (controllers.empty())
-            dir = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
-        else if (controllers == "name=systemd")
-            dir = "/sys/fs/cgroup/systemd";
-        else if (!controllers.starts_with("name="))
-            dir = "/sys/fs/cgroup/" + controllers;
-        else
+        auto dir = hierarchy_dir(controllers, unified);
+        if (!dir || path == "/")
             continue;
-        if (path == "/")
-            continue;
-        auto file = dir + path + "/cgroup.procs";
+        auto file = "/sys/fs/cgroup/" + *dir + path + "/cgroup.procs";
         if (!path_exists(file))
             continue;
         TRY(write_file(file, self).wrap("join the app's cgroup"));
@@ -252,20 +234,15 @@ Status take_credentials(const AppProcess& a)
 Result<int> enter_pod(const Stage1Args& args)
 {
     auto pod = TRY(load_pod(args.uuid));
-    const appc::RuntimeApp* app = pod.manifest.apps.empty() ? nullptr : &pod.manifest.apps.front();
-    if (!args.app.empty())
-        app = pod.manifest.find_app(args.app);
-    if (!app)
-        return Error::msg("pod " + pod.uuid + " has no app '" + args.app + "'");
+    auto* app = TRY(pod_app(pod, args.app));
     pid_t pid1 = TRY_CTX(wait_for_pod_pid(pod.dir), "pod " + pod.uuid);
-    auto sub = TRY_CTX(read_file(pod.dir + "/" + std::string(iface::subcgroup)), "pod " + pod.uuid);
-    while (!sub.empty() && sub.back() == '\n')
-        sub.pop_back();
+    auto sub = TRY_CTX(read_subcgroup(pod.dir), "pod " + pod.uuid);
+    bool unified = cgroup_unified();
     if (path_exists(pod.dir + "/" + std::string(iface::status_dir) + "/" + app->name))
         return Error("pod " + pod.uuid + ": app '" + app->name + "' has exited", ESRCH);
     pid_t main = -1;
     for (int i = 0; i < 150; i++) { // a pod just started may not have started its apps yet
-        auto p = app_main_pid(sub, pid1, app->name);
+        auto p = app_main_pid(sub, pid1, app->name, unified);
         if (p) {
             main = *p;
             break;
@@ -277,23 +254,16 @@ Result<int> enter_pod(const Stage1Args& args)
     auto a = TRY_CTX(inspect(main), "app '" + app->name + "'");
     TRY_CTX(copy_filters(a), "app '" + app->name + "'");
     auto proc = "/proc/" + std::to_string(main);
-    struct statfs st;
-    bool v2 = ::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
     std::vector<std::pair<UniqueFd, int>> ns;
     for (auto [name, type] : { std::pair { "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC },
              { "uts", CLONE_NEWUTS }, { "net", CLONE_NEWNET }, { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS } })
         ns.emplace_back(TRY_CTX(open_fd(proc + "/ns/" + name, O_RDONLY | O_CLOEXEC), "app '" + app->name + "'"), type);
     auto root = TRY_CTX(open_fd(proc + "/root", O_PATH | O_DIRECTORY | O_CLOEXEC), "app '" + app->name + "'");
-    TRY(join_cgroups(a, v2));
+    TRY(join_cgroups(a, unified));
     for (auto& [fd, type] : ns)
         if (::setns(fd.get(), type) < 0)
             return Error::from_errno("join the app's namespaces");
-    if (::fchdir(root.get()) < 0 || ::chroot(".") < 0)
-        return Error::from_errno("enter the rootfs of app '" + app->name + "'");
-    std::string wd = app->app && !app->app->working_directory.empty() ? app->app->working_directory : "/";
-    if (::chdir(wd.c_str()) < 0 && ::chdir("/") < 0)
-        return Error::from_errno("chdir '" + wd + "'");
-    std::vector<std::string> cmd = args.command.empty() ? std::vector<std::string> { "/bin/sh" } : args.command;
+    TRY(enter_app_root(root.get(), *app));
     auto env = a.env;
     if (const char* term = std::getenv("TERM"))
         env.push_back(std::string("TERM=") + term);
@@ -305,29 +275,12 @@ Result<int> enter_pod(const Stage1Args& args)
         return Error::from_errno("fork");
     if (child == 0) {
         ::close(errpipe[0]);
-        auto fail = [&](const Error& e) {
-            auto msg = e.message();
-            (void)!::write(errpipe[1], msg.data(), msg.size());
-            ::_exit(exit_stage1_error);
-        };
         if (auto r = take_credentials(a); !r)
-            fail(r.error());
-        std::vector<char*> argv, envp;
-        for (auto& s : cmd)
-            argv.push_back(s.data());
-        argv.push_back(nullptr);
-        for (auto& s : env)
-            envp.push_back(s.data());
-        envp.push_back(nullptr);
-        environ = envp.data();
-        ::execvp(argv[0], argv.data());
-        fail(Error::from_errno("exec '" + cmd.front() + "' in app '" + app->name + "'"));
+            report_to_parent(errpipe[1], r.error());
+        report_to_parent(errpipe[1], exec_command(enter_command(args), env, " in app '" + app->name + "'"));
     }
     ::close(errpipe[1]);
-    std::string err;
-    char buf[512];
-    for (ssize_t r; (r = ::read(errpipe[0], buf, sizeof buf)) > 0;)
-        err.append(buf, static_cast<size_t>(r));
+    auto err = read_child_report(errpipe[0]);
     ::close(errpipe[0]);
     // Terminal signals reach the command (same process group); others are forwarded by hand.
     int ws = 0;
@@ -341,12 +294,7 @@ Result<int> enter_pod(const Stage1Args& args)
 
 int enter(const Stage1Args& args)
 {
-    auto r = enter_pod(args);
-    if (!r) {
-        diag_error(r.error());
-        return exit_stage1_error;
-    }
-    return *r;
+    return exit_status(enter_pod(args));
 }
 
 int stop(const Stage1Args& args)
@@ -402,12 +350,11 @@ int exec_in_app(const std::vector<std::string>& args)
         diag_error(Error::from_errno("enter the rootfs of app '" + args[0] + "'"));
         return exit_stage1_error;
     }
-    std::vector<char*> argv;
-    for (size_t i = 1; i < args.size(); i++)
-        argv.push_back(const_cast<char*>(args[i].c_str()));
-    argv.push_back(nullptr);
-    ::execvp(argv[0], argv.data());
-    diag_error(Error::from_errno("event handler of app '" + args[0] + "': exec '" + args[1] + "'"));
+    // The handler gets the unit's environment, the app's.
+    std::vector<std::string> env;
+    for (char** e = environ; e && *e; e++)
+        env.emplace_back(*e);
+    diag_error(exec_command({ args.begin() + 1, args.end() }, env).wrap("event handler of app '" + args[0] + "'"));
     return exit_stage1_error;
 }
 

@@ -24,9 +24,7 @@
 
 #include <algorithm>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sched.h>
-#include <sstream>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -75,25 +73,13 @@ Status bind_path(const std::string& source, const std::string& target, bool read
     return bind_mount(source, fd.get(), target, read_only ? BindFlags::ReadOnly : BindFlags::Plain);
 }
 
-std::string machine_id(const std::string& uuid)
-{
-    std::string id;
-    for (char c : uuid)
-        if (c != '-')
-            id += c;
-    return id;
-}
-
 /// Resolve `exec[0]` to an absolute path in the app's rootfs, as execvp(3) would with the
 /// app's PATH, so the unit's ExecStart= names the binary (systemd does not search PATH in the
 /// app's root) and a missing one fails here, with its name, rather than as a unit failure.
 Result<std::string> resolve_exec(int rootfd, const std::string& cmd, const std::string& path_env, const std::string& wd)
 {
     auto check = [&](const std::string& p) -> bool {
-        struct open_how how = {};
-        how.flags = O_PATH | O_CLOEXEC;
-        how.resolve = RESOLVE_IN_ROOT;
-        int fd = static_cast<int>(::syscall(SYS_openat2, rootfd, p.c_str(), &how, sizeof how));
+        int fd = open_in_root(rootfd, p, O_PATH);
         if (fd < 0)
             return false;
         struct stat st;
@@ -275,6 +261,15 @@ Status build_proc_sys(const PodRootPlan& plan, const std::string& root)
 }
 
 } // namespace
+
+std::string machine_id(const std::string& uuid)
+{
+    std::string id;
+    for (char c : uuid)
+        if (c != '-')
+            id += c;
+    return id;
+}
 
 InsecureOptions pod_insecure_options(const Pod& pod)
 {

@@ -18,7 +18,6 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <optional>
 #include <poll.h>
 #include <sched.h>
@@ -28,7 +27,6 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -42,30 +40,17 @@ namespace {
 /// The hierarchies of /proc/self/cgroup where this process is in the pod's cgroup.
 Result<std::vector<Hierarchy>> pod_hierarchies(const std::string& subcgroup, bool& unified_only)
 {
-    struct statfs st;
-    unified_only = ::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
-    auto text = TRY(read_file("/proc/self/cgroup"));
-    std::istringstream in(text);
+    unified_only = cgroup_unified();
     std::vector<Hierarchy> out;
     bool have_systemd = false, have_v2 = false;
-    for (std::string line; std::getline(in, line);) {
-        auto c1 = line.find(':'), c2 = line.find(':', c1 + 1);
-        if (c1 == std::string::npos || c2 == std::string::npos)
+    for (auto& [controllers, path] : parse_proc_cgroup(TRY(read_file("/proc/self/cgroup")))) {
+        auto dir = hierarchy_dir(controllers, unified_only);
+        if (path != "/" + subcgroup || !dir)
             continue;
-        auto controllers = line.substr(c1 + 1, c2 - c1 - 1);
-        auto path = line.substr(c2 + 1);
-        if (path != "/" + subcgroup)
-            continue;
-        if (controllers.empty()) {
-            have_v2 = true;
-            if (!unified_only)
-                out.push_back({ "", "unified" });
-        } else if (controllers == "name=systemd") {
-            have_systemd = true;
-            out.push_back({ controllers, "systemd" });
-        } else if (!controllers.starts_with("name=")) {
-            out.push_back({ controllers, controllers });
-        }
+        have_v2 = have_v2 || controllers.empty();
+        have_systemd = have_systemd || controllers == "name=systemd";
+        if (!dir->empty()) // cgroup v2 alone is mounted on /sys/fs/cgroup itself
+            out.push_back({ controllers, *dir });
     }
     if (unified_only ? !have_v2 : !have_systemd)
         return Error::msg("the pod is not in its own cgroup ('" + subcgroup + "') of the "
@@ -219,9 +204,7 @@ private:
 void signal_apps(const Pod& pod, const std::string& subcgroup, bool unified_only, int sig)
 {
     for (auto& app : pod.manifest.apps) {
-        auto dir = std::string("/sys/fs/cgroup/") + (unified_only ? "" : "systemd/") + subcgroup + "/system.slice/"
-            + app_unit_name(app.name);
-        auto procs = read_file(dir + "/cgroup.procs");
+        auto procs = read_file(app_cgroup_dir(subcgroup, app.name, unified_only) + "/cgroup.procs");
         if (!procs)
             continue;
         std::istringstream in(*procs);
@@ -267,17 +250,9 @@ void wait_for_signal_handling(pid_t pid)
     ::setsid();
     // The pod ends with its waiter (`run`), even when that is killed outright.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    auto report = [errfd](const Error& e) {
-        auto msg = e.message();
-        (void)!::write(errfd, msg.data(), msg.size());
-        ::_exit(exit_stage1_error);
-    };
     if (auto r = build_pod_root(plan); !r)
-        report(r.error());
-    std::string uuid_env = "container_uuid=";
-    for (char c : plan.pod->uuid)
-        if (c != '-')
-            uuid_env += c;
+        report_to_parent(errfd, r.error());
+    std::string uuid_env = "container_uuid=" + machine_id(plan.pod->uuid);
     const char* envp[] = { "container=capsule", uuid_env.c_str(), "SYSTEMD_UNIT_PATH=/etc/systemd/system",
         "SYSTEMD_GENERATOR_PATH=/run/capsule-no-generators",
         "SYSTEMD_ENVIRONMENT_GENERATOR_PATH=/run/capsule-no-generators", "LANG=C.UTF-8", nullptr };
@@ -287,8 +262,7 @@ void wait_for_signal_handling(pid_t pid)
     const char* argv[] = { host_systemd, "--system", unit.c_str(), "--show-status=no",
         plan.debug ? "--log-level=info" : "--log-level=crit", "--log-target=console", nullptr };
     ::execve(host_systemd, const_cast<char**>(argv), const_cast<char**>(envp));
-    report(Error::from_errno(std::string("exec the host's systemd '") + host_systemd + "'"));
-    ::_exit(exit_stage1_error);
+    report_to_parent(errfd, Error::from_errno(std::string("exec the host's systemd '") + host_systemd + "'"));
 }
 
 struct Waiter {
@@ -392,10 +366,10 @@ int wait_pod(Waiter& w, int sigfd, ConsoleFilter& filter)
                 } else if (sig == SIGTERM || sig == SIGINT) {
                     // An orderly stop: the apps get SIGTERM from their units; a second
                     // interrupt kills the pod.
-                    if (stopping && ++interrupts > 1)
+                    if (++interrupts > 1)
                         ::kill(w.pid1, SIGKILL);
-                    request_stop();
-                    interrupts = std::max(interrupts, 1);
+                    else
+                        request_stop();
                 } else {
                     signal_apps(w.pod, w.subcgroup, w.unified_only, sig);
                 }
@@ -421,15 +395,12 @@ Result<int> run_pod(const Stage1Args& args)
             + " apps; only a pod of one app can be interactive");
     if (::access(host_systemd, X_OK) < 0)
         return Error::from_errno(std::string("the systemd stage1 boots the host's systemd, '") + host_systemd + "'");
-    auto sub_file = pod.dir + "/" + std::string(iface::subcgroup);
-    auto sub_text = read_file(sub_file);
-    if (!sub_text)
+    auto sub = read_subcgroup(pod.dir);
+    if (!sub)
         return Error::msg("pod " + pod.uuid
             + " has no cgroup of its own (cgroupfs is not writable here); the systemd "
               "stage1 needs one");
-    auto subcgroup = std::string(*sub_text);
-    while (!subcgroup.empty() && (subcgroup.back() == '\n' || subcgroup.back() == ' '))
-        subcgroup.pop_back();
+    auto subcgroup = *sub;
 
     PodRootPlan plan;
     plan.pod = &pod;
@@ -480,15 +451,7 @@ Result<int> run_pod(const Stage1Args& args)
         boot_systemd(plan, errpipe[1]);
     }
     ::close(errpipe[1]);
-    std::string err;
-    char buf[1024];
-    for (ssize_t r; (r = ::read(errpipe[0], buf, sizeof buf)) != 0;) {
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            break;
-        err.append(buf, static_cast<size_t>(r));
-    }
+    auto err = read_child_report(errpipe[0]);
     ::close(errpipe[0]);
     if (!err.empty()) {
         int ws;
@@ -517,12 +480,7 @@ Result<int> run_pod(const Stage1Args& args)
 
 int run(const Stage1Args& args)
 {
-    auto r = run_pod(args);
-    if (!r) {
-        diag_error(r.error());
-        return exit_stage1_error;
-    }
-    return *r;
+    return exit_status(run_pod(args));
 }
 
 } // namespace capsule::stage1::sd

@@ -12,7 +12,10 @@
 #include "stage1/common/pod.h"
 #include "stage1/systemd/units.h"
 
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace capsule::stage1::sd {
@@ -58,6 +61,22 @@ Status build_pod_root(const PodRootPlan&);
 
 /// The unit of each app, resolved against its mounted rootfs (exec path, credentials, env).
 Result<AppUnit> make_app_unit(const PodRootPlan&, const appc::RuntimeApp&, int rootfd);
+
+/// The machine ID of a pod: its UUID without dashes.
+std::string machine_id(const std::string& uuid);
+
+// cgroups (cgroups.cpp)
+/// /sys/fs/cgroup is cgroup v2 alone.
+bool cgroup_unified();
+/// The lines of /proc/PID/cgroup: {controllers, path}.
+std::vector<std::pair<std::string, std::string>> parse_proc_cgroup(const std::string& text);
+/// The directory under /sys/fs/cgroup of the hierarchy /proc/PID/cgroup names `controllers`
+/// ("" for the v2 root when `unified`); none for named hierarchies other than name=systemd.
+std::optional<std::string> hierarchy_dir(const std::string& controllers, bool unified);
+/// The host directory of an app unit's cgroup, in name=systemd (or v2).
+std::string app_cgroup_dir(const std::string& subcgroup, std::string_view app, bool unified);
+/// `<pod>/subcgroup`, without its newline.
+Result<std::string> read_subcgroup(const std::string& pod_dir);
 
 /// The pod's insecure options, from the pod manifest annotation stage0 writes.
 InsecureOptions pod_insecure_options(const Pod&);

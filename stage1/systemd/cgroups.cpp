@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+// Where a pod's and its apps' cgroups are, as `run`, `enter` and the waiter look for them.
+#include "stage1/systemd/systemd.h"
+
+#include "lib/fs.h"
+#include "stage1/common/interface.h"
+
+#include <linux/magic.h>
+#include <sstream>
+#include <sys/statfs.h>
+
+namespace capsule::stage1::sd {
+
+bool cgroup_unified()
+{
+    struct statfs st;
+    return ::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+std::vector<std::pair<std::string, std::string>> parse_proc_cgroup(const std::string& text)
+{
+    std::vector<std::pair<std::string, std::string>> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        auto c1 = line.find(':'), c2 = line.find(':', c1 + 1);
+        if (c1 != std::string::npos && c2 != std::string::npos)
+            out.emplace_back(line.substr(c1 + 1, c2 - c1 - 1), line.substr(c2 + 1));
+    }
+    return out;
+}
+
+std::optional<std::string> hierarchy_dir(const std::string& controllers, bool unified)
+{
+    if (controllers.empty())
+        return unified ? "" : "unified";
+    if (controllers == "name=systemd")
+        return "systemd";
+    if (controllers.starts_with("name="))
+        return std::nullopt;
+    return controllers;
+}
+
+std::string app_cgroup_dir(const std::string& subcgroup, std::string_view app, bool unified)
+{
+    return std::string("/sys/fs/cgroup/") + (unified ? "" : "systemd/") + subcgroup + "/system.slice/"
+        + app_unit_name(app);
+}
+
+Result<std::string> read_subcgroup(const std::string& pod_dir)
+{
+    auto text = TRY(read_file(pod_dir + "/" + std::string(stage1_interface::subcgroup)));
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+        text.pop_back();
+    return text;
+}
+
+} // namespace capsule::stage1::sd
