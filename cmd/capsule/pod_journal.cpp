@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cmd/capsule/pod_journal.h"
 
+#include "lib/dl.h"
+
 #include <charconv>
 #include <cstring>
-#include <dlfcn.h>
 #include <systemd/sd-journal.h>
 #include <utility>
 
@@ -29,37 +30,22 @@ namespace {
 constexpr const char* library = "libsystemd.so.0";
 constexpr const char* package_hint = "reading a pod's journal needs libsystemd (package libsystemd0): ";
 
-template<typename F> void load(void* lib, const char* name, F& out, std::string& missing)
-{
-    out = reinterpret_cast<F>(::dlsym(lib, name));
-    if (!out && missing.empty())
-        missing = name;
-}
-
 Result<const JournalApi*> load_api()
 {
-    void* lib = ::dlopen(library, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        const char* e = ::dlerror();
-        return Error(std::string(package_hint) + (e ? e : "dlopen failed"), ENOENT);
-    }
+    auto lib = TRY(DynamicLibrary::open(library, package_hint));
     static JournalApi api;
-    std::string missing;
-    load(lib, "sd_journal_open_directory", api.open_directory, missing);
-    load(lib, "sd_journal_close", api.close, missing);
-    load(lib, "sd_journal_add_match", api.add_match, missing);
-    load(lib, "sd_journal_seek_head", api.seek_head, missing);
-    load(lib, "sd_journal_seek_tail", api.seek_tail, missing);
-    load(lib, "sd_journal_seek_realtime_usec", api.seek_realtime_usec, missing);
-    load(lib, "sd_journal_next", api.next, missing);
-    load(lib, "sd_journal_previous_skip", api.previous_skip, missing);
-    load(lib, "sd_journal_get_data", api.get_data, missing);
-    load(lib, "sd_journal_get_realtime_usec", api.get_realtime_usec, missing);
-    load(lib, "sd_journal_wait", api.wait, missing);
-    if (!missing.empty()) {
-        ::dlclose(lib);
-        return Error(std::string(package_hint) + library + " has no " + missing, ENOENT);
-    }
+    lib.symbol("sd_journal_open_directory", api.open_directory);
+    lib.symbol("sd_journal_close", api.close);
+    lib.symbol("sd_journal_add_match", api.add_match);
+    lib.symbol("sd_journal_seek_head", api.seek_head);
+    lib.symbol("sd_journal_seek_tail", api.seek_tail);
+    lib.symbol("sd_journal_seek_realtime_usec", api.seek_realtime_usec);
+    lib.symbol("sd_journal_next", api.next);
+    lib.symbol("sd_journal_previous_skip", api.previous_skip);
+    lib.symbol("sd_journal_get_data", api.get_data);
+    lib.symbol("sd_journal_get_realtime_usec", api.get_realtime_usec);
+    lib.symbol("sd_journal_wait", api.wait);
+    TRY(lib.check());
     return &api;
 }
 
