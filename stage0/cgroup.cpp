@@ -145,13 +145,6 @@ PodCgroup pod_cgroup(const std::string& uuid, const std::string& root)
             seen.emplace_back(real);
             cg.dirs.push_back(path_join(real, cg.subcgroup));
         }
-        // The hierarchies without controllers a systemd keeps its tree in (hybrid): a pod's
-        // systemd (the systemd stage1) needs its own subtree in both.
-        for (auto* named : { "systemd", "unified" }) {
-            auto mount = path_join(root, named);
-            if (is_fs(mount, CGROUP_SUPER_MAGIC) || is_fs(mount, CGROUP2_SUPER_MAGIC))
-                cg.dirs.push_back(path_join(mount, cg.subcgroup));
-        }
     }
     return cg;
 }

@@ -8,6 +8,7 @@
 #include <linux/magic.h>
 #include <sstream>
 #include <sys/statfs.h>
+#include <unistd.h>
 
 namespace capsule::stage1::sd {
 
@@ -44,6 +45,22 @@ std::string app_cgroup_dir(const std::string& subcgroup, std::string_view app, b
 {
     return std::string("/sys/fs/cgroup/") + (unified ? "" : "systemd/") + subcgroup + "/system.slice/"
         + app_unit_name(app);
+}
+
+Status join_systemd_hierarchies(const std::string& subcgroup)
+{
+    if (cgroup_unified())
+        return {}; // stage0 placed the pod in the one hierarchy there is
+    auto self = std::to_string(::getpid());
+    for (auto* name : { "systemd", "unified" }) {
+        auto root = std::string("/sys/fs/cgroup/") + name;
+        if (!path_exists(root + "/cgroup.procs"))
+            continue;
+        auto dir = root + "/" + subcgroup;
+        TRY(mkdir_p(dir));
+        TRY(write_file(dir + "/cgroup.procs", self).wrap("join cgroup '" + dir + "'"));
+    }
+    return {};
 }
 
 Result<std::string> read_subcgroup(const std::string& pod_dir)

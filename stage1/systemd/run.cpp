@@ -404,6 +404,7 @@ Result<int> run_pod(const Stage1Args& args)
 
     PodRootPlan plan;
     plan.pod = &pod;
+    TRY(join_systemd_hierarchies(subcgroup));
     plan.hierarchies = TRY(pod_hierarchies(subcgroup, plan.unified_only));
     char exe[4096];
     ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);

@@ -75,6 +75,10 @@ std::vector<std::pair<std::string, std::string>> parse_proc_cgroup(const std::st
 std::optional<std::string> hierarchy_dir(const std::string& controllers, bool unified);
 /// The host directory of an app unit's cgroup, in name=systemd (or v2).
 std::string app_cgroup_dir(const std::string& subcgroup, std::string_view app, bool unified);
+/// Move this process into the pod's cgroup (`subcgroup`) of the hierarchies without
+/// controllers that systemd keeps its tree in (hybrid: name=systemd and unified); stage0 placed
+/// it in the controllers' ones, and removes the pod's cgroup from every hierarchy at gc.
+Status join_systemd_hierarchies(const std::string& subcgroup);
 /// `<pod>/subcgroup`, without its newline.
 Result<std::string> read_subcgroup(const std::string& pod_dir);
 
