@@ -74,6 +74,10 @@ install: build
 	install -D -m 0644 completions/capsule.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/capsule
 	install -D -m 0644 completions/_capsule $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_capsule
 	install -D -m 0644 completions/capsule.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/capsule.fish
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|/usr/local/bin/capsule|$(PREFIX)/bin/capsule|g' dist/capsule-gc.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/capsule-gc.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/capsule-gc.service
+	install -m 0644 dist/capsule-gc.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/capsule-gc.timer
 
 clean:
 	rm -rf $(BUILD)

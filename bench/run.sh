@@ -12,7 +12,12 @@
 #   5. systemd: the systemd flavour: capsule run --stage1=systemd IMG --exec=/bin/true  vs  --stage1=fly
 #             vs  systemd-nspawn -b booting the same host systemd into a oneshot unit that exits it;
 #             and the time from just before the command starts until the app runs (median)
-# Usage: bench/run.sh [BUILD_DIR] [SECTION...]   SECTION: run fetch list pull systemd (default: all)
+#   6. host:  the host systemd integration, in the systemd test host (tests/lib/systemd_host.bash):
+#             capsule run --stage1=fly from a shell there (a scope in machine.slice + machined)  vs
+#             the same run without systemd (outside the test host)  vs  systemd-run --scope of the
+#             floor (unshare -m chroot); and run --detach (returns once the app runs)  vs
+#             systemd-run of the floor as a service waited for (--wait)
+# Usage: bench/run.sh [BUILD_DIR] [SECTION...]   SECTION: run fetch list pull systemd host (default: all)
 # Environment: RUNS (hyperfine runs, default 30), FETCH_RUNS (default 5), LIST_IMAGES (default 1000),
 # PULL_RUNS (default 3), PULL_MB (default 200), SYSTEMD_RUNS (hyperfine runs, default 10),
 # SYSTEMD_EXEC_RUNS (default 10).
@@ -30,7 +35,7 @@ PULL_MB=${PULL_MB:-200}
 SYSTEMD_RUNS=${SYSTEMD_RUNS:-10}
 SYSTEMD_EXEC_RUNS=${SYSTEMD_EXEC_RUNS:-10}
 
-all_sections=(run fetch list pull systemd)
+all_sections=(run fetch list pull systemd host)
 sections=("$@")
 [ ${#sections[@]} -gt 0 ] || sections=("${all_sections[@]}")
 for s in "${sections[@]}"; do
@@ -42,6 +47,7 @@ tools=(hyperfine unshare python3)
 wants run && tools+=(runc /usr/bin/time)
 wants pull && tools+=(docker-registry skopeo umoci)
 wants systemd && tools+=(systemd-nspawn)
+wants host && tools+=(nsenter /usr/lib/systemd/systemd-machined)
 for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make deps installs it)" >&2; exit 1; }
 done
@@ -50,6 +56,7 @@ done
 work=$(mktemp -d /var/tmp/capsule-bench.XXXXXX)
 registry_pid=
 systemd_cgroup=
+host_started=
 cleanup() {
     set +e
     if [ -n "$registry_pid" ]; then
@@ -60,6 +67,7 @@ cleanup() {
     kill_pods "$work/systemd/dir"
     "$capsule" --dir="$work/systemd/dir" gc --grace-period=0s >/dev/null 2>&1 || true
     [ -z "$systemd_cgroup" ] || cgroup_remove_tree "$systemd_cgroup" || true
+    [ -z "$host_started" ] || systemd_host_stop >/dev/null 2>&1 || true
     chmod -R u+w "$work" 2>/dev/null || true
     rm -rf "$work"
 }
@@ -475,6 +483,39 @@ bench_systemd() {
     [ -z "$systemd_cgroup" ] || cgroup_remove_tree "$systemd_cgroup"
     systemd_cgroup=
     rmdir "/run/systemd/nspawn/propagate/$machine" "/run/systemd/nspawn/unix-export/$machine" 2>/dev/null || true
+}
+
+# --- 6. host systemd integration --------------------------------------------
+bench_host() {
+    local hd=$work/host rootfs id
+    mkdir -p "$hd"
+    rootfs=$hd/rootfs
+    cp -a "$(busybox_rootfs_cached)" "$rootfs"
+    make_aci "$hd/busybox.aci" bench.local/busybox-host
+    id=$("$capsule" --dir="$hd/dir" --insecure-options=image fetch "$hd/busybox.aci")
+    "$capsule" --dir="$hd/dir" run --stage1=fly "$id" --exec=/bin/true
+    # The same runs outside (no systemd here), for the cost of the scope and machined.
+    hyperfine -N --warmup 3 --runs "$RUNS" --style none --export-json "$hd/plain.json" \
+        -n capsule-plain "$capsule --dir=$hd/dir run --stage1=fly $id --exec=/bin/true" >/dev/null
+    BATS_TEST_TMPDIR=$hd TMP=$hd systemd_host_start "$hd" "$build" >/dev/null
+    host_started=1
+    systemd_host_exec hyperfine -N --warmup 3 --runs "$RUNS" --style none --export-json "$hd/scope.json" \
+        -n capsule-scope "$capsule --dir=$hd/dir run --stage1=fly $id --exec=/bin/true" \
+        -n systemd-run-scope "systemd-run --quiet --scope --slice=machine.slice unshare -m chroot $rootfs /bin/true" \
+        -n capsule-detach "$capsule --dir=$hd/dir run --detach --stage1=fly $id --exec=/bin/sleep -- 0.01" \
+        -n systemd-run-wait "systemd-run --quiet --wait --slice=machine.slice unshare -m chroot $rootfs /bin/sleep 0.01" >/dev/null
+    local plain scope sdscope detach sdwait
+    plain=$(median_of "$hd/plain.json" 0)
+    scope=$(median_of "$hd/scope.json" 0)
+    sdscope=$(median_of "$hd/scope.json" 1)
+    detach=$(median_of "$hd/scope.json" 2)
+    sdwait=$(median_of "$hd/scope.json" 3)
+    echo "host: capsule fly without systemd $(ms "$plain"), in a scope + machined $(ms "$scope"), systemd-run --scope of the floor $(ms "$sdscope")"
+    echo "host: scope/no-systemd = $(ratio "$scope" "$plain")x; capsule scope/systemd-run --scope = $(ratio "$scope" "$sdscope")x"
+    echo "host: capsule run --detach (returns when the app runs) $(ms "$detach"), systemd-run --wait of the floor $(ms "$sdwait"), ratio $(ratio "$detach" "$sdwait")x"
+    systemd_host_exec "$capsule" --dir="$hd/dir" gc --grace-period=0s >/dev/null 2>&1 || true
+    systemd_host_stop >/dev/null
+    host_started=
 }
 
 for s in "${sections[@]}"; do

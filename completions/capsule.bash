@@ -5,13 +5,17 @@ _capsule_global_flags="--dir= --local-config= --system-config= --user-config= --
 _capsule_commands="run prepare run-prepared list status logs stats update enter stop rm gc cat-manifest fetch trust image df version config"
 _capsule_image_commands="list ls rm gc cat-manifest export extract render"
 _capsule_pod_flags="--stage1= --stage1-path= --stage1-name= --stage1-hash= --interactive --net= --set-env= --set-env-file= --inherit-env --volume= --hostname= --uuid-file-save= --no-overlay --insecure-options= --pull-policy= --platform="
+# Pod flags of run only, and the unit properties --unit-property knows (systemd hosts).
+_capsule_run_flags="--detach --restart= --unit-property="
+_capsule_unit_properties="After= Before= BindsTo= BlockIOWeight= CPUAccounting= CPUQuota= CPUShares= CPUWeight= CollectMode= Conflicts= Delegate= Description= Environment= Group= IOAccounting= IOWeight= KillMode= KillSignal= LimitCORE= LimitMEMLOCK= LimitNOFILE= LimitNPROC= LogExtraFields= MemoryAccounting= MemoryHigh= MemoryLimit= MemoryLow= MemoryMax= MemoryMin= MemorySwapMax= Nice= NotifyAccess= OOMPolicy= OOMScoreAdjust= PartOf= RemainAfterExit= Requires= Restart= RestartSec= RuntimeMaxSec= SendSIGKILL= Slice= StartLimitBurst= StartLimitIntervalSec= StartupCPUWeight= StartupIOWeight= TasksAccounting= TasksMax= TimeoutStartSec= TimeoutStopSec= Type= User= Wants= WatchdogSec= WorkingDirectory="
 _capsule_app_flags="--exec= --user= --group= --working-dir= --mount= --environment= --name= --memory= --cpu= --cap-retain= --cap-remove= --seccomp="
 
 # _capsule_flags COMMAND [SUBCOMMAND]: the flags a command takes.
 _capsule_flags() {
     case "$1${2:+ $2}" in
-        run|prepare) echo "$_capsule_pod_flags $_capsule_app_flags" ;;
-        run-prepared) echo "--interactive" ;;
+        run) echo "$_capsule_pod_flags $_capsule_run_flags $_capsule_app_flags" ;;
+        prepare) echo "$_capsule_pod_flags --unit-property= $_capsule_app_flags" ;;
+        run-prepared) echo "--interactive --allow-exited" ;;
         list) echo "--format= --full --no-legend" ;;
         status) echo "--wait --wait= --format=" ;;
         logs) echo "--app= -f --follow --tail= --since= --format=" ;;
@@ -67,6 +71,11 @@ _capsule() {
             else
                 COMPREPLY=($(compgen -P "--format=" -W "text table json" -- "${cur#*=}"))
             fi
+            return ;;
+        --restart=*) COMPREPLY=($(compgen -P "--restart=" -W "no on-failure always" -- "${cur#*=}")); return ;;
+        --unit-property=*)
+            COMPREPLY=($(compgen -P "--unit-property=" -W "$_capsule_unit_properties" -- "${cur#*=}"))
+            compopt -o nospace 2>/dev/null
             return ;;
         --pull-policy=*) COMPREPLY=($(compgen -P "--pull-policy=" -W "never new update" -- "${cur#*=}")); return ;;
         --platform=*) COMPREPLY=($(compgen -P "--platform=" -W "linux/amd64 linux/arm64/v8 linux/arm/v7 linux/386" -- "${cur#*=}")); return ;;

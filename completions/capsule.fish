@@ -61,6 +61,7 @@ for c in run prepare
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l no-overlay -d 'Copy images instead of overlayfs'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l pull-policy -x -a 'never new update' -d 'Pull policy for every image'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l platform -x -a 'linux/amd64 linux/arm64/v8 linux/arm/v7 linux/386' -d 'Platform of multi-platform images'
+    complete -c capsule -n "__fish_seen_subcommand_from $c" -l unit-property -x -a 'After= Before= BindsTo= BlockIOWeight= CPUAccounting= CPUQuota= CPUShares= CPUWeight= CollectMode= Conflicts= Delegate= Description= Environment= Group= IOAccounting= IOWeight= KillMode= KillSignal= LimitCORE= LimitMEMLOCK= LimitNOFILE= LimitNPROC= LogExtraFields= MemoryAccounting= MemoryHigh= MemoryLimit= MemoryLow= MemoryMax= MemoryMin= MemorySwapMax= Nice= NotifyAccess= OOMPolicy= OOMScoreAdjust= PartOf= RemainAfterExit= Requires= Restart= RestartSec= RuntimeMaxSec= SendSIGKILL= Slice= StartLimitBurst= StartLimitIntervalSec= StartupCPUWeight= StartupIOWeight= TasksAccounting= TasksMax= TimeoutStartSec= TimeoutStopSec= Type= User= Wants= WatchdogSec= WorkingDirectory=' -d 'NAME=VALUE for the pod scope or service'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l exec -x -d 'Command to run'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l user -x -d 'User'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l group -x -d 'Group'
@@ -76,7 +77,10 @@ for c in run prepare
     complete -c capsule -n "__fish_seen_subcommand_from $c" -F -a '(__capsule_images)'
 end
 
+complete -c capsule -n "__fish_seen_subcommand_from run" -l detach -d 'Run as the service capsule-UUID.service, print the UUID'
+complete -c capsule -n "__fish_seen_subcommand_from run" -l restart -x -a 'no on-failure always' -d 'With --detach: restart policy'
 complete -c capsule -n "__fish_seen_subcommand_from run-prepared" -l interactive -d 'Attach stdin to the app'
+complete -c capsule -n "__fish_seen_subcommand_from run-prepared" -l allow-exited -d 'Also run a pod that exited'
 complete -c capsule -n "__fish_seen_subcommand_from run-prepared status logs stats update enter stop rm cat-manifest; and not __fish_seen_subcommand_from image" -a '(__capsule_pods)'
 complete -c capsule -n "__fish_seen_subcommand_from list; and not __fish_seen_subcommand_from image" -l format -x -a 'text json' -d 'Output format'
 complete -c capsule -n "__fish_seen_subcommand_from list df" -l no-legend -d 'No header line'

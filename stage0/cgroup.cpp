@@ -114,8 +114,10 @@ std::string PodCgroup::dir_for(const std::string& controller) const
     if (layout == CgroupLayout::Unified)
         return dirs.empty() ? std::string() : dirs.front();
     for (auto& d : dirs) {
-        // <root>/<hierarchy>/capsule/<uuid>: the hierarchy name lists its controllers.
-        auto hierarchy = path_basename(path_dirname(path_dirname(d)));
+        // <root>/<hierarchy>/<subcgroup>: the hierarchy name lists its controllers.
+        if (d.size() <= subcgroup.size() + 1 || !d.ends_with("/" + subcgroup))
+            continue;
+        auto hierarchy = path_basename(d.substr(0, d.size() - subcgroup.size() - 1));
         std::istringstream in(hierarchy);
         for (std::string c; std::getline(in, c, ',');)
             if (c == controller)
@@ -126,9 +128,14 @@ std::string PodCgroup::dir_for(const std::string& controller) const
 
 PodCgroup pod_cgroup(const std::string& uuid, const std::string& root)
 {
+    return cgroup_at("capsule/" + uuid, root);
+}
+
+PodCgroup cgroup_at(const std::string& subcgroup, const std::string& root)
+{
     PodCgroup cg;
     cg.layout = detect_cgroup_layout(root);
-    cg.subcgroup = "capsule/" + uuid;
+    cg.subcgroup = subcgroup;
     if (cg.layout == CgroupLayout::Unified) {
         cg.dirs.push_back(path_join(root, cg.subcgroup));
     } else if (cg.layout == CgroupLayout::Legacy) {
@@ -308,8 +315,13 @@ CgroupStats read_cgroup_stats(const PodCgroup& cg)
 Result<PodCgroup> find_pod_cgroup(const std::string& dir, std::string_view prefix)
 {
     auto ref = TRY(find_pod(dir, prefix));
-    auto cg = pod_cgroup(ref.uuid);
-    if (!path_exists(path_join(ref.path, stage1_interface::subcgroup)) || !cgroup_exists(cg))
+    // Recorded by stage0: capsule/<uuid>, or the systemd unit's cgroup.
+    auto recorded = read_file(path_join(ref.path, stage1_interface::subcgroup));
+    std::string sub = recorded ? *recorded : "";
+    while (!sub.empty() && (sub.back() == '\n' || sub.back() == '/'))
+        sub.pop_back();
+    auto cg = cgroup_at(sub.empty() ? "capsule/" + ref.uuid : sub);
+    if (!recorded || !cgroup_exists(cg))
         return Error("pod " + ref.uuid + " has no cgroup (it is " + std::string(state_name(probe_state(ref)))
                 + "; pods run without one where cgroupfs is not writable)",
             ENOENT);

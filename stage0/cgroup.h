@@ -40,6 +40,9 @@ struct PodCgroup {
 /// Where the pod `uuid`'s cgroup is (or would be), without touching anything.
 PodCgroup pod_cgroup(const std::string& uuid, const std::string& root = "/sys/fs/cgroup");
 
+/// The cgroup at `subcgroup` (relative to each hierarchy's root), e.g. a systemd unit's.
+PodCgroup cgroup_at(const std::string& subcgroup, const std::string& root = "/sys/fs/cgroup");
+
 /// Make the pod's cgroup, apply `limits` and move the calling process into it. Errors keep
 /// errno (EACCES, EROFS, EPERM when cgroupfs is read-only or refused, as in a container).
 Result<PodCgroup> create_pod_cgroup(const std::string& uuid, const CgroupLimits&);

@@ -3,6 +3,7 @@
 
 #include "lib/fs.h"
 #include "stage0/cgroup.h"
+#include "stage0/host_systemd.h"
 #include "stage0/pod_info.h"
 #include "stage0/pod_state.h"
 #include "stage0/stage1_exec.h"
@@ -54,6 +55,9 @@ void mark(const std::string& dir, const PodRef& ref, const GcOptions& opts, GcRe
     // Only lock what may be collected: a lock held by gc makes run-prepared fail.
     if (ref.where == PodDir::Prepared && age_of(path_join(ref.path, "pod")) < opts.expire_prepared)
         return;
+    // A detached pod between two runs of its restarting service is not garbage.
+    if (ref.where == PodDir::Run && pod_unit_busy(ref))
+        return;
     auto pod = try_lock(dir, ref);
     if (!pod)
         return;
@@ -82,6 +86,8 @@ void sweep(const std::string& dir, const PodRef& ref, const GcOptions& opts, GcR
         return;
     if (auto r = run_stage1_gc(*pod); !r)
         report.warnings.push_back(r.error().message() + ", ignoring");
+    if (auto r = release_pod_unit(pod->path(), ref.uuid); !r)
+        report.warnings.push_back("pod " + ref.uuid + ": " + r.error().message() + ", ignoring");
     if (auto r = remove_pod_cgroup(ref.uuid); !r)
         report.warnings.push_back("pod " + ref.uuid + ": " + r.error().message() + ", ignoring");
     if (auto r = pod->destroy(); !r)
@@ -119,6 +125,7 @@ Result<std::string> remove_pod(const std::string& dir, std::string_view prefix)
         return pod.release_error();
     if (ref.where == PodDir::Run || ref.where == PodDir::ExitedGarbage)
         TRY(run_stage1_gc(*pod));
+    TRY_CTX(release_pod_unit(pod->path(), ref.uuid), "pod " + ref.uuid);
     TRY_CTX(remove_pod_cgroup(ref.uuid), "pod " + ref.uuid);
     TRY(pod->destroy());
     return ref.uuid;
@@ -127,6 +134,8 @@ Result<std::string> remove_pod(const std::string& dir, std::string_view prefix)
 Result<std::string> stop_pod(const std::string& dir, std::string_view prefix, StopMode mode)
 {
     auto ref = TRY(find_pod(dir, prefix));
+    if (TRY(stop_pod_unit(ref, mode == StopMode::Force)))
+        return ref.uuid;
     auto state = probe_state(ref);
     if (state != PodState::Running)
         return Error("pod " + ref.uuid + " is not running (it is " + std::string(state_name(state)) + ")", EINVAL);

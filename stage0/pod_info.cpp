@@ -2,6 +2,7 @@
 #include "stage0/pod_info.h"
 
 #include "lib/fs.h"
+#include "stage0/host_systemd.h"
 #include "stage1/common/interface.h"
 
 #include <algorithm>
@@ -59,6 +60,7 @@ PodInfo read_pod_info(const PodRef& ref)
     info.created = created.value_or(mtime_of(ref.path).value_or(0));
     info.started = mtime_of(path_join(ref.path, iface::pid_file));
     info.pid = read_int(path_join(ref.path, iface::pid_file));
+    info.unit = read_pod_unit(ref.path);
     if (auto text = read_file(path_join(ref.path, iface::pod_manifest))) {
         if (auto m = appc::parse_pod_manifest(*text))
             info.manifest = m.release_value();

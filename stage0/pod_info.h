@@ -29,6 +29,7 @@ struct PodInfo {
     int64_t created { 0 };          ///< unix seconds
     std::optional<int64_t> started; ///< unix seconds
     std::optional<int> pid;
+    std::string unit; ///< the systemd unit it runs (ran) in; "" without one
     std::vector<AppStatus> apps;
     std::optional<appc::PodManifest> manifest;
 

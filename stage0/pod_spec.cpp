@@ -178,6 +178,9 @@ Result<appc::PodManifest> build_pod_manifest(
         if (!names.insert(ra.name).second)
             return Error::msg("app name '" + ra.name + "' is used twice in the pod; set one with --name");
         ra.image = { img.name, img.id, img.labels };
+        // rkt's: the app speaks sd_notify. An OCI image's config labels are its view's annotations.
+        if (auto v = img.manifest.annotation(stage1_interface::annotation_supports_notify))
+            ra.annotations.push_back({ std::string(stage1_interface::annotation_supports_notify), *v });
         auto app = TRY(effective_app(as, img, ra, pod_env));
         ra.mounts = TRY(app_mounts(as, app, ra.name, m.volumes));
         ra.app = std::move(app);

@@ -62,6 +62,9 @@ struct PodSpec {
     std::optional<std::string> insecure_options;  ///< --insecure-options given after the command
     std::optional<fetch::PullPolicy> pull_policy; ///< --pull-policy (app images; default: new)
     std::optional<oci::Platform> platform;        ///< --platform (default: this host's)
+    std::vector<std::string> unit_properties;     ///< --unit-property K=V (checked when given)
+    bool detach { false };                        ///< --detach (run only)
+    std::optional<std::string> restart;           ///< --restart (with --detach)
     std::vector<AppSpec> apps;
 };
 

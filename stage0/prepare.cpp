@@ -216,6 +216,8 @@ Status write_pod(
         opts["memory"] = *limits.memory_bytes;
     if (limits.cpu_millicores)
         opts["cpuMillicores"] = *limits.cpu_millicores;
+    if (!spec.unit_properties.empty())
+        opts["unitProperties"] = spec.unit_properties;
     TRY(write_file(path_join(p, run_options_file), opts.dump()));
     // Written last: its mtime is the pod's creation time, and its presence means "complete".
     return write_file(path_join(p, iface::pod_manifest), appc::to_json(m).dump(2) + "\n", 0644);
@@ -276,6 +278,10 @@ RunOptions read_run_options(const std::string& pod_path)
         o.limits.memory_bytes = j["memory"].get<uint64_t>();
     if (j.contains("cpuMillicores") && j["cpuMillicores"].is_number_unsigned())
         o.limits.cpu_millicores = j["cpuMillicores"].get<uint64_t>();
+    if (j.contains("unitProperties") && j["unitProperties"].is_array())
+        for (auto& p : j["unitProperties"])
+            if (p.is_string())
+                o.unit_properties.push_back(p.get<std::string>());
     return o;
 }
 

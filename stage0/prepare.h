@@ -36,6 +36,8 @@ struct RunOptions {
     bool debug { false };
     /// --memory/--cpu of the apps, summed: the pod cgroup's limits.
     CgroupLimits limits;
+    /// --unit-property K=V: the pod's scope (or detached service) gets them.
+    std::vector<std::string> unit_properties;
 };
 
 /// Prepare a pod; it is returned still locked, in `prepared`.

@@ -3,7 +3,7 @@
 
 #include "lib/fs.h"
 #include "lib/log.h"
-#include "stage0/cgroup.h"
+#include "stage0/host_systemd.h"
 #include "stage1/common/interface.h"
 
 #include <fcntl.h>
@@ -67,31 +67,11 @@ Status exec_entrypoint(const std::string& pod_path, const std::string& exe, cons
     return Error::from_errno("exec stage1 entrypoint '" + exe + "'");
 }
 
-/// Put this process (and so the whole pod) into the pod's cgroup and record it in
-/// `subcgroup`. Where cgroupfs refuses (read-only, a container without delegation) the pod
-/// runs without one; `stats` and `update` then say so.
-static Status join_pod_cgroup(const LockedPod& pod, const CgroupLimits& limits)
-{
-    auto cg = create_pod_cgroup(pod.uuid(), limits);
-    if (!cg) {
-        int code = cg.error().code();
-        if (code == EACCES || code == EROFS || code == EPERM || code == ENOENT) {
-            spdlog::debug("pod {}: no cgroup: {}", pod.uuid(), cg.error().message());
-            if (limits.memory_bytes || limits.cpu_millicores)
-                spdlog::warn(
-                    "pod {}: --memory/--cpu not applied (no cgroup: {}), ignoring", pod.uuid(), cg.error().message());
-            return {};
-        }
-        return cg.release_error().wrap("pod " + pod.uuid() + ": cgroup");
-    }
-    return write_file(path_join(pod.path(), iface::subcgroup), cg->subcgroup + "\n");
-}
-
 Status exec_run(LockedPod& pod, const RunOptions& options)
 {
     auto stage1 = TRY_CTX(read_pod_stage1(pod.path()), "pod " + pod.uuid());
     TRY(pod.move_to(PodDir::Run));
-    TRY(join_pod_cgroup(pod, options.limits));
+    TRY(enter_pod_unit(pod, options, stage1));
     // The lock fd crosses exec: the stage1 holds it for as long as the pod runs.
     int fd = pod.fd();
     int flags = ::fcntl(fd, F_GETFD);
@@ -115,6 +95,22 @@ Result<LockedPod> lock_prepared(const std::string& dir, std::string_view prefix)
         return Error("pod " + ref.uuid + " is already being started", EBUSY);
     if (!pod && pod.error().code() == ENOENT)
         return Error("pod " + ref.uuid + " is not prepared any more (another command took it)", ENOENT);
+    return pod;
+}
+
+Result<LockedPod> lock_for_run(const std::string& dir, std::string_view prefix, bool allow_exited)
+{
+    auto ref = TRY(find_pod(dir, prefix));
+    if (!allow_exited || ref.where != PodDir::Run)
+        return lock_prepared(dir, ref.uuid);
+    auto pod = LockedPod::lock(dir, ref);
+    if (!pod && pod.error().code() == EWOULDBLOCK)
+        return Error("pod " + ref.uuid + " is running", EBUSY);
+    if (!pod)
+        return pod.release_error();
+    // What the last run left that the next one writes again.
+    ::unlink(path_join(pod->path(), iface::pid_file).c_str());
+    TRY(remove_tree(path_join(pod->path(), iface::status_dir)));
     return pod;
 }
 

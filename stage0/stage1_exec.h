@@ -35,6 +35,10 @@ Status exec_run(LockedPod&, const RunOptions&);
 /// Lock the prepared pod `prefix` for run-prepared (errors say which state it is in instead).
 Result<LockedPod> lock_prepared(const std::string& dir, std::string_view prefix);
 
+/// run-prepared: lock_prepared(), or with `allow_exited` also a pod that ran and exited (a
+/// detached pod's unit restarting it), cleared of its last run's pid and statuses.
+Result<LockedPod> lock_for_run(const std::string& dir, std::string_view prefix, bool allow_exited);
+
 /// Spawn an entrypoint with the pod dir as cwd and wait: its exit status (128+N on signal N).
 Result<int> spawn_entrypoint(const std::string& pod_path, const std::string& exe, const std::vector<std::string>& args);
 /// Replace this process with an entrypoint (enter). Returns only on failure.

@@ -30,6 +30,7 @@ Result<Stage1Entrypoints> stage1_entrypoints(const appc::ImageManifest& m)
     e.enter = get(iface::annotation_enter);
     e.stop = get(iface::annotation_stop);
     e.gc = get(iface::annotation_gc);
+    e.flavour = get(iface::annotation_flavour);
     if (e.run.empty())
         return Error::msg("annotation '" + std::string(iface::annotation_run) + "' is missing");
     for (auto* path : { &e.run, &e.enter, &e.stop, &e.gc })

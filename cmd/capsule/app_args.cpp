@@ -3,6 +3,7 @@
 
 #include "lib/linux_names.h"
 #include "lib/units.h"
+#include "stage0/systemd.h"
 
 #include <algorithm>
 #include <cctype>
@@ -39,6 +40,10 @@ constexpr FlagDef flag_defs[] = {
     { "insecure-options", Level::Pod, Arity::Value, "as the global flag" },
     { "pull-policy", Level::Pod, Arity::Value, "never, new (default) or update, for every image" },
     { "platform", Level::Pod, Arity::Value, "OS/ARCH[/VARIANT] to pick from multi-platform images" },
+    { "detach", Level::Pod, Arity::Bool,
+        "run as the service capsule-<uuid>.service, print the UUID, return (systemd)" },
+    { "restart", Level::Pod, Arity::Value, "with --detach: no (default), on-failure or always" },
+    { "unit-property", Level::Pod, Arity::Value, "K=V for the pod's scope or service (repeatable; systemd)" },
     { "dir", Level::Global, Arity::Value, "" },
     { "local-config", Level::Global, Arity::Value, "" },
     { "system-config", Level::Global, Arity::Value, "" },
@@ -114,6 +119,16 @@ Status apply_pod_flag(stage0::PodSpec& s, std::string_view name, const std::opti
         s.pull_policy = TRY(parse_pull_policy(v));
     else if (name == "platform")
         s.platform = TRY(oci::parse_platform(v));
+    else if (name == "detach")
+        s.detach = TRY(parse_bool(name, value));
+    else if (name == "restart") {
+        if (v != "no" && v != "on-failure" && v != "always")
+            return Error::msg("--restart=" + v + ": expected no, on-failure or always");
+        s.restart = v;
+    } else if (name == "unit-property") {
+        TRY_CTX(stage0::systemd::parse_unit_property(v), "--unit-property");
+        s.unit_properties.push_back(v);
+    }
     return {};
 }
 

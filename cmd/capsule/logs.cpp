@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 // `capsule logs UUID`: the apps' output, from the journal the pod's stage1 keeps in the pod
-// directory (`<poddir>/journal/`; the systemd flavour's journald writes it).
+// directory (`<poddir>/journal/`; the systemd flavour's journald writes it), or from its log
+// files (`<poddir>/logs/`; the fly stage1 writes them).
 #include "cmd/capsule/command.h"
+#include "cmd/capsule/log_format.h"
 #include "cmd/capsule/pod_journal.h"
+#include "cmd/capsule/pod_logfiles.h"
 #include "lib/appc/pod_manifest.h"
 #include "lib/appc/types.h"
 #include "lib/fs.h"
 #include "lib/units.h"
+#include "lib/uuid.h"
+#include "stage0/host_systemd.h"
 #include "stage0/pod_info.h"
+#include "stage0/prepare.h"
 #include "stage1/common/interface.h"
 
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 namespace capsule::cmd {
@@ -40,13 +45,11 @@ struct LogsOptions {
     std::string format { "short" };
 };
 
-enum class Format { Short, Json, Cat };
-
 /// The flags, checked before the pod is looked at.
 struct LogsQuery {
     std::optional<uint64_t> tail;
     std::optional<uint64_t> since_usec;
-    Format format { Format::Short };
+    LogFormat format { LogFormat::Short };
 };
 
 Result<uint64_t> parse_tail(const std::string& s)
@@ -141,7 +144,7 @@ Result<LogsQuery> parse_query(const LogsOptions& o)
         q.tail = TRY(parse_tail(*o.tail));
     if (o.since)
         q.since_usec = TRY(parse_since(*o.since));
-    q.format = o.format == "json" ? Format::Json : o.format == "cat" ? Format::Cat : Format::Short;
+    q.format = o.format == "json" ? LogFormat::Json : o.format == "cat" ? LogFormat::Cat : LogFormat::Short;
     return q;
 }
 
@@ -159,51 +162,9 @@ std::string app_of(const JournalEntry& e)
     return e.identifier;
 }
 
-std::string format_utc_usec(uint64_t usec)
+void print_record(const LogRecord& r, LogFormat format)
 {
-    time_t secs = static_cast<time_t>(usec / 1'000'000);
-    struct tm tm;
-    ::gmtime_r(&secs, &tm);
-    char buf[64];
-    size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%06lluZ", static_cast<unsigned long long>(usec % 1'000'000));
-    return buf;
-}
-
-/// journalctl's `-o short` time: local, to the second.
-std::string format_short_time(uint64_t usec)
-{
-    time_t secs = static_cast<time_t>(usec / 1'000'000);
-    struct tm tm;
-    ::localtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%b %d %H:%M:%S", &tm);
-    return buf;
-}
-
-void print_entry(const JournalEntry& e, Format format)
-{
-    std::string line;
-    switch (format) {
-    case Format::Short:
-        line = format_short_time(e.realtime_usec) + " " + app_of(e) + ": " + e.message;
-        break;
-    case Format::Cat:
-        line = e.message;
-        break;
-    case Format::Json: {
-        nlohmann::ordered_json j = {
-            { "time", format_utc_usec(e.realtime_usec) },
-            { "app", app_of(e) },
-            { "message", e.message },
-            { "priority", e.priority ? nlohmann::ordered_json(*e.priority) : nlohmann::ordered_json(nullptr) },
-        };
-        // Apps may print anything: bytes that are not UTF-8 become U+FFFD, not an exception.
-        line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-        break;
-    }
-    }
-    line += '\n';
+    auto line = format_log_record(r, format);
     std::fwrite(line.data(), 1, line.size(), stdout);
 }
 
@@ -246,17 +207,31 @@ Status check_ran(const stage0::PodInfo& info)
     }
 }
 
-/// Where the pod's journal is; "" when a running pod's stage1 has not made it yet.
-Result<std::string> journal_dir(const stage0::PodInfo& info)
+/// What keeps a pod's logs: the journal (systemd flavour) or log files (fly).
+enum class LogSource { Journal, Files };
+
+std::optional<LogSource> existing_source(const stage0::PodRef& ref)
 {
-    auto dir = path_join(info.ref.path, "journal");
-    if (is_directory(dir))
-        return dir;
+    if (is_directory(path_join(ref.path, "journal")))
+        return LogSource::Journal;
+    if (is_directory(path_join(ref.path, iface::logs_dir)))
+        return LogSource::Files;
+    return std::nullopt;
+}
+
+/// Where the pod's logs are; nullopt when a running pod's stage1 has not made them yet.
+Result<std::optional<LogSource>> log_source(const stage0::PodInfo& info)
+{
+    if (auto source = existing_source(info.ref))
+        return source;
     auto flavour = pod_flavour(info.ref);
-    // The systemd stage1 makes journal/ as it starts: a pod that has only just started may not
-    // have it yet.
-    if (info.state == PodState::Running && flavour == "systemd")
-        return std::string();
+    if (stage0::read_run_options(info.ref.path).interactive)
+        return Error(
+            "pod " + info.ref.uuid + ": no logs: it ran with --interactive (its apps wrote to the terminal)", ENOENT);
+    // The stage1 makes journal/ or logs/ as it starts: a pod that has only just started may
+    // not have it yet.
+    if (info.state == PodState::Running && (flavour == "systemd" || flavour == "fly"))
+        return std::optional<LogSource>();
     return Error("pod " + info.ref.uuid + ": no logs: its stage1" + (flavour ? " (" + *flavour + ")" : std::string())
             + " keeps none",
         ENOENT);
@@ -305,40 +280,15 @@ Status print_rest(PodJournal& journal, const LogsQuery& q, bool current)
         auto e = TRY(journal.entry());
         if (q.since_usec && e.realtime_usec < *q.since_usec)
             continue;
-        print_entry(e, q.format);
+        print_record({ e.realtime_usec, app_of(e), std::move(e.message), e.priority, std::nullopt }, q.format);
     }
     std::fflush(stdout);
     return {};
 }
 
-Result<int> show_logs(const GlobalOptions& g, const LogsOptions& o)
+Result<int> show_journal(const stage0::PodInfo& info, const LogsOptions& o, const LogsQuery& q)
 {
-    auto q = TRY(parse_query(o));
-    auto info = stage0::read_pod_info(TRY(stage0::find_pod(g.dir, o.uuid)));
-    TRY(check_ran(info));
-    if (!info.manifest) {
-        // read_pod_info() leaves it out when it cannot be read or parsed: say which.
-        auto text = TRY(stage0::read_pod_manifest_text(info.ref));
-        info.manifest = TRY_CTX(appc::parse_pod_manifest(text), "pod " + info.ref.uuid + ": manifest");
-    }
-    if (!o.app.empty() && !info.manifest->find_app(o.app))
-        return Error(
-            "pod " + info.ref.uuid + " has no app '" + o.app + "' (its apps: " + list_apps(info.manifest->apps) + ")",
-            ENOENT);
-    auto dir = TRY(journal_dir(info));
-    // A running systemd pod whose journal is not there yet: nothing to show, or wait for it.
-    while (dir.empty() && o.follow) {
-        bool was_running = running(info.ref);
-        if (was_running)
-            std::this_thread::sleep_for(follow_poll);
-        if (is_directory(path_join(info.ref.path, "journal")))
-            dir = path_join(info.ref.path, "journal");
-        else if (!was_running)
-            return 0;
-    }
-    if (dir.empty())
-        return 0;
-    auto journal = TRY(open_journal(dir, *info.manifest, o.app));
+    auto journal = TRY(open_journal(path_join(info.ref.path, "journal"), *info.manifest, o.app));
     TRY(print_rest(journal, q, TRY(seek_start(journal, q))));
     if (!o.follow)
         return 0;
@@ -353,10 +303,96 @@ Result<int> show_logs(const GlobalOptions& g, const LogsOptions& o)
     }
 }
 
+Result<int> show_files(const stage0::PodInfo& info, const LogsOptions& o, const LogsQuery& q)
+{
+    std::vector<std::string> apps;
+    for (auto& a : info.manifest->apps)
+        if (o.app.empty() || a.name == o.app)
+            apps.push_back(a.name);
+    auto files = TRY(PodLogFiles::open(path_join(info.ref.path, iface::logs_dir), std::move(apps)));
+    for (auto& r : select_records(TRY(files.read_all()), q.since_usec, q.tail))
+        print_record(r, q.format);
+    std::fflush(stdout);
+    if (!o.follow)
+        return 0;
+    // Until the stage1 lets go of the pod's lock: it wrote the app's last lines before.
+    for (;;) {
+        bool still_running = running(info.ref);
+        if (still_running)
+            files.wait(follow_poll);
+        for (auto& r : TRY(files.read_new()))
+            if (!q.since_usec || r.realtime_usec >= *q.since_usec)
+                print_record(r, q.format);
+        std::fflush(stdout);
+        if (!still_running)
+            return 0;
+    }
+}
+
+/// A collected pod whose journal lived in the host's /var/log/journal/<machine-id> (linked
+/// there by stage0 on a systemd host): it outlives the pod directory, found by the full UUID.
+std::optional<std::string> collected_journal(std::string_view uuid_arg)
+{
+    auto uuid = parse_uuid(uuid_arg);
+    if (!uuid)
+        return std::nullopt;
+    auto dir = path_join(stage0::host_journal_dir, iface::pod_machine_id(*uuid));
+    if (!is_directory(dir))
+        return std::nullopt;
+    return dir;
+}
+
+Result<int> show_collected(const std::string& dir, const LogsOptions& o, const LogsQuery& q)
+{
+    auto uuid = TRY(parse_uuid(o.uuid));
+    auto journal = TRY(PodJournal::open(dir));
+    TRY(journal.add_match("CAPSULE_POD=" + uuid));
+    if (!o.app.empty())
+        TRY(journal.add_match("CAPSULE_APP=" + o.app));
+    TRY(print_rest(journal, q, TRY(seek_start(journal, q))));
+    return 0;
+}
+
+Result<int> show_logs(const GlobalOptions& g, const LogsOptions& o)
+{
+    auto q = TRY(parse_query(o));
+    auto ref = stage0::find_pod(g.dir, o.uuid);
+    if (!ref) {
+        if (auto dir = collected_journal(o.uuid))
+            return show_collected(*dir, o, q);
+        return ref.release_error();
+    }
+    auto info = stage0::read_pod_info(*ref);
+    TRY(check_ran(info));
+    if (!info.manifest) {
+        // read_pod_info() leaves it out when it cannot be read or parsed: say which.
+        auto text = TRY(stage0::read_pod_manifest_text(info.ref));
+        info.manifest = TRY_CTX(appc::parse_pod_manifest(text), "pod " + info.ref.uuid + ": manifest");
+    }
+    if (!o.app.empty() && !info.manifest->find_app(o.app))
+        return Error(
+            "pod " + info.ref.uuid + " has no app '" + o.app + "' (its apps: " + list_apps(info.manifest->apps) + ")",
+            ENOENT);
+    auto source = TRY(log_source(info));
+    // A running pod whose logs are not there yet: nothing to show, or wait for them.
+    while (!source && o.follow) {
+        bool was_running = running(info.ref);
+        if (was_running)
+            std::this_thread::sleep_for(follow_poll);
+        source = existing_source(info.ref);
+        if (!source && !was_running)
+            return 0;
+    }
+    if (!source)
+        return 0;
+    return *source == LogSource::Journal ? show_journal(info, o, q) : show_files(info, o, q);
+}
+
 void setup(CommandContext& ctx)
 {
     auto opts = std::make_shared<LogsOptions>();
-    auto* sub = add_subcommand(ctx, "logs", "Show the output of a pod's apps (from the journal its stage1 keeps)");
+    auto* sub = add_subcommand(
+        ctx, "logs", "Show the output of a pod's apps (from the journal or log files its stage1 keeps)");
     sub->add_option("UUID", opts->uuid, "Pod UUID (a unique prefix is enough)")->required();
     sub->add_option("--app", opts->app, "Only this app's output");
     sub->add_flag("-f,--follow", opts->follow, "Keep printing new output until the pod exits");

@@ -32,6 +32,7 @@ nlohmann::json pod_json(const stage0::PodInfo& p)
     }
     if (p.pid)
         j["pid"] = *p.pid;
+    j["unit"] = p.unit.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.unit);
     return j;
 }
 
@@ -43,6 +44,8 @@ std::string pod_status_lines(const stage0::PodInfo& p)
         out += "started=" + format_rfc3339(*p.started) + "\n";
     if (p.pid)
         out += "pid=" + std::to_string(*p.pid) + "\n";
+    if (!p.unit.empty())
+        out += "unit=" + p.unit + "\n";
     out += std::string("exited=") + (p.exited() ? "true" : "false") + "\n";
     for (auto& a : p.apps)
         if (a.exit_code)

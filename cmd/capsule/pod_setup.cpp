@@ -70,8 +70,8 @@ int for_each_pod(const GlobalOptions& g, const std::vector<std::string>& uuids,
     return rc;
 }
 
-Result<std::optional<stage0::LockedPod>> prepare_from_args(
-    const GlobalOptions& g, CLI::App& sub, const std::vector<std::string>& args, stage0::RunOptions* run_options)
+Result<std::optional<stage0::LockedPod>> prepare_from_args(const GlobalOptions& g, CLI::App& sub,
+    const std::vector<std::string>& args, stage0::RunOptions* run_options, std::optional<stage0::DetachOptions>* detach)
 {
     auto parsed = TRY(parse_run_args(args));
     if (parsed.help) {
@@ -83,6 +83,22 @@ Result<std::optional<stage0::LockedPod>> prepare_from_args(
     TRY(apply_globals(local, parsed.globals));
     // The stage1 and the lower directories need absolute paths.
     local.dir = path_absolute(local.dir);
+    if ((spec.detach || spec.restart) && !detach)
+        return Error::msg(std::string(spec.detach ? "--detach" : "--restart") + " is a flag of capsule run");
+    if (spec.restart && !spec.detach)
+        return Error::msg("--restart needs --detach (a pod in the foreground is restarted by whoever runs it)");
+    if (spec.detach) {
+        stage0::DetachOptions d;
+        d.restart = spec.restart.value_or("no");
+        d.unit_properties = spec.unit_properties;
+        d.dir = local.dir;
+        d.debug = local.debug;
+        if (spec.interactive)
+            return Error::msg("--detach and --interactive exclude each other");
+        // Before anything is fetched or prepared: a refused --detach leaves nothing behind.
+        TRY(stage0::check_detach(d));
+        *detach = std::move(d);
+    }
     stage0::PrepareContext ctx { local.dir, local.system_config, local.insecure, local.local_config,
         local.trust_keys_from_https };
     ctx.progress = !local.quiet && ::isatty(STDERR_FILENO);
@@ -100,7 +116,9 @@ Result<std::optional<stage0::LockedPod>> prepare_from_args(
         run_options->inherit_env = spec.inherit_env;
         run_options->hostname = spec.hostname.value_or("");
         run_options->debug = local.debug;
-        run_options->limits = stage0::read_run_options(pod.path()).limits;
+        auto saved = stage0::read_run_options(pod.path());
+        run_options->limits = saved.limits;
+        run_options->unit_properties = saved.unit_properties;
     }
     return std::optional<stage0::LockedPod>(std::move(pod));
 }

@@ -5,6 +5,7 @@
 
 #include "cmd/capsule/app_args.h"
 #include "cmd/capsule/command.h"
+#include "stage0/host_systemd.h"
 #include "stage0/pod_state.h"
 #include "stage0/prepare.h"
 
@@ -20,9 +21,11 @@ namespace capsule::cmd {
 CLI::App* add_pod_subcommand(CommandContext&, const std::string& name, const std::string& description);
 
 /// Parse, prepare and save the UUID (--uuid-file-save). `nullopt` when --help was asked for
-/// (and printed).
-Result<std::optional<stage0::LockedPod>> prepare_from_args(
-    const GlobalOptions&, CLI::App& sub, const std::vector<std::string>& args, stage0::RunOptions* run_options);
+/// (and printed). `detach` (run only; null for prepare, which refuses --detach) is set when
+/// --detach was given, after checking systemd can take the pod.
+Result<std::optional<stage0::LockedPod>> prepare_from_args(const GlobalOptions&, CLI::App& sub,
+    const std::vector<std::string>& args, stage0::RunOptions* run_options,
+    std::optional<stage0::DetachOptions>* detach = nullptr);
 
 /// Apply global flags that were given after the command (see RunArgs::globals).
 Status apply_globals(GlobalOptions&, const std::vector<std::pair<std::string, std::string>>&);

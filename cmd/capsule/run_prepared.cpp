@@ -10,6 +10,7 @@ namespace {
 struct RunPreparedOptions {
     std::string uuid;
     bool interactive { false };
+    bool allow_exited { false };
 };
 
 void setup(CommandContext& ctx)
@@ -18,9 +19,11 @@ void setup(CommandContext& ctx)
     auto* sub = add_subcommand(ctx, "run-prepared", "Run a prepared pod in the foreground; exit with its app's status");
     sub->add_option("UUID", opts->uuid, "Pod UUID (a unique prefix is enough)")->required();
     sub->add_flag("--interactive", opts->interactive, "Pass stdin to the app (also when given at prepare)");
+    sub->add_flag("--allow-exited", opts->allow_exited,
+        "Also run a pod that ran before and exited (as a detached pod's restarting unit does)");
     sub->callback([opts, &g = ctx.globals, set = ctx.set_action] {
         set([opts, &g]() -> Result<int> {
-            auto pod = TRY(stage0::lock_prepared(g.dir, opts->uuid));
+            auto pod = TRY(stage0::lock_for_run(g.dir, opts->uuid, opts->allow_exited));
             auto options = stage0::read_run_options(pod.path());
             options.interactive = options.interactive || opts->interactive;
             options.debug = g.debug;

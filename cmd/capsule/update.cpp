@@ -2,7 +2,7 @@
 // `capsule update UUID --memory=SIZE --cpu=MILLICORES`: new limits for a running pod.
 #include "cmd/capsule/app_args.h"
 #include "cmd/capsule/command.h"
-#include "stage0/cgroup.h"
+#include "stage0/host_systemd.h"
 
 namespace capsule::cmd {
 
@@ -23,7 +23,7 @@ Result<int> update(const GlobalOptions& g, const UpdateOptions& o)
         limits.cpu_millicores = TRY(parse_cpu_flag(o.cpu));
     if (!limits.memory_bytes && !limits.cpu_millicores)
         return Error::msg("update: nothing to change (give --memory or --cpu)");
-    TRY(stage0::update_pod_cgroup(g.dir, o.uuid, limits));
+    TRY(stage0::update_pod_limits(g.dir, o.uuid, limits));
     return 0;
 }
 

@@ -36,7 +36,9 @@ std::vector<std::string> app_environment(const EnvInputs& in)
         if (eq == std::string_view::npos || eq == 0)
             continue;
         auto name = kv.substr(0, eq);
-        if (name == stage1_interface::lock_fd_env)
+        // The host's notify socket is capsule's: an app reaches it only through the stage1.
+        if (name == stage1_interface::lock_fd_env || name == "NOTIFY_SOCKET" || name == "WATCHDOG_USEC"
+            || name == "WATCHDOG_PID")
             continue;
         set(env, name, kv.substr(eq + 1));
     }
@@ -44,6 +46,9 @@ std::vector<std::string> app_environment(const EnvInputs& in)
         for (auto& nv : in.app->environment)
             set(env, nv.name, nv.value);
     set(env, "AC_APP_NAME", in.app_name);
+    for (auto& e : in.stage1_env)
+        if (auto eq = e.find('='); eq != std::string::npos && eq > 0)
+            set(env, std::string_view(e).substr(0, eq), std::string_view(e).substr(eq + 1));
     return env;
 }
 

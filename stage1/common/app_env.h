@@ -3,7 +3,8 @@
 
 // The environment an app starts with (later entries win, as in rkt):
 //   PATH (a default) < HOME (from /etc/passwd) < the caller's environment (--inherit-env)
-//   < the pod manifest's app environment (image env < --set-env < --environment) < AC_APP_NAME.
+//   < the pod manifest's app environment (image env < --set-env < --environment) < AC_APP_NAME
+//   < the stage1's own (NOTIFY_SOCKET for an app that speaks sd_notify).
 
 #include "lib/appc/types.h"
 
@@ -18,10 +19,13 @@ struct EnvInputs {
     std::string app_name;
     const appc::App* app { nullptr };
     std::string home;
-    char** inherited { nullptr }; ///< the caller's environ with --inherit-env, else null
+    char** inherited { nullptr };        ///< the caller's environ with --inherit-env, else null
+    std::vector<std::string> stage1_env; ///< NAME=value, set last
 };
 
-/// `NAME=value` strings, each name once.
+/// `NAME=value` strings, each name once. Of the caller's environment, the pod lock and the
+/// variables addressed to capsule's own process by a service manager (NOTIFY_SOCKET,
+/// WATCHDOG_USEC, WATCHDOG_PID) are not inherited.
 std::vector<std::string> app_environment(const EnvInputs&);
 
 } // namespace capsule::stage1

@@ -4,8 +4,10 @@
 // Starting an app and waiting for it. The stage1 process forks once: the child enters the
 // app's root and credentials and execs; a failure before exec comes back as data ({errno,
 // message} over a close-on-exec pipe). The parent stays as a small waiter that forwards
-// termination signals to the app and reports its exit status.
+// termination signals to the app and reports its exit status; when the app's output is
+// captured, it also copies the app's stdout and stderr to its own and to the app's log.
 
+#include "lib/fd.h"
 #include "lib/result.h"
 #include "stage1/common/user.h"
 
@@ -21,19 +23,33 @@ struct AppLaunch {
     std::vector<std::string> env;
     std::string working_dir { "/" };
     Credentials creds;
-    bool interactive { false }; ///< keep stdin; otherwise stdin is /dev/null
+    bool interactive { false };    ///< keep stdin; otherwise stdin is /dev/null
+    bool capture_output { false }; ///< stdout and stderr are pipes the waiter reads
 };
+
+/// A started app, as its waiter holds it.
+struct AppProcess {
+    pid_t pid { -1 };
+    UniqueFd signals; ///< signalfd of the forwarded signals and SIGCHLD
+    UniqueFd out;     ///< with capture_output: the read ends of the app's stdout and stderr
+    UniqueFd err;
+};
+
+class AppLog;
 
 /// The signals forwarded to the app when sent to the waiter by a process (kill(2), stop).
 /// Terminal-generated ones already reach the app, which shares the foreground process group.
 inline constexpr int forwarded_signals[] = { 1, 2, 3, 10, 12, 15 }; // HUP INT QUIT USR1 USR2 TERM
 
 /// Block forwarded signals and SIGCHLD in the caller (the waiter), fork, and exec the app.
-/// Returns once the exec succeeded, with the app's pid.
-Result<pid_t> start_app(const AppLaunch&);
+/// Returns once the exec succeeded.
+Result<AppProcess> start_app(const AppLaunch&);
 
 /// Wait for the app, forwarding signals; returns its exit status (128+N if killed by signal N).
-int wait_app(pid_t);
+/// Captured output is copied as it comes to the waiter's stdout and stderr (a reader that
+/// went away does not stop it: SIGPIPE is ignored) and to `log` (if not null); once the app
+/// exited, what is left in the pipes is read before this returns.
+int wait_app(AppProcess&, AppLog* log);
 
 /// execvp(3) `cmd` with exactly `env` as its environment; returns only on failure, as
 /// "exec 'CMD'<where>: <why>".

@@ -6,6 +6,7 @@
 #include "stage1/common/interface.h"
 #include "stage1/common/mounts.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -88,6 +89,25 @@ Result<UniqueFd> setup_app_root(const Pod& pod, const appc::RuntimeApp& app, boo
         TRY(mount_host_dirs(rootfd.get()));
     TRY(mount_volumes(pod, app, rootfd.get()));
     return rootfd;
+}
+
+bool app_supports_notify(const appc::RuntimeApp& app)
+{
+    return std::any_of(app.annotations.begin(), app.annotations.end(),
+        [](auto& a) { return a.name == iface::annotation_supports_notify && a.value == "true"; });
+}
+
+bool pod_has_notify_socket(const Pod& pod)
+{
+    struct stat st;
+    auto path = pod.dir + "/" + std::string(iface::notify_socket);
+    return ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+Status bind_notify_socket(const Pod& pod, int rootfd, const std::string& path)
+{
+    auto target = TRY(ensure_in_root(rootfd, path, TargetKind::File));
+    return bind_mount(pod.dir + "/" + std::string(iface::notify_socket), target.get(), path, BindFlags::Plain);
 }
 
 Status enter_app_root(int rootfd, const appc::RuntimeApp& app)

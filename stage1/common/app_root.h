@@ -19,6 +19,16 @@ Result<UniqueFd> setup_app_root(const Pod&, const appc::RuntimeApp&, bool host_a
 /// that is gone): where `enter` runs its command.
 Status enter_app_root(int rootfd, const appc::RuntimeApp&);
 
+/// The pod manifest app carries `appc.io/executor/supports-systemd-notify` = "true".
+bool app_supports_notify(const appc::RuntimeApp&);
+
+/// `<pod>/notify` is a socket: stage0 relays what arrives there to the host's service manager.
+bool pod_has_notify_socket(const Pod&);
+
+/// Bind `<pod>/notify` on `path` inside the root `rootfd`, creating the directories and an empty
+/// file as mount point there, confined to the root.
+Status bind_notify_socket(const Pod&, int rootfd, const std::string& path);
+
 /// The host source of a pod volume.
 std::string volume_source(const Pod&, const appc::Volume&);
 

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The stage1 interface, version 1 (Documentation/stage1-interface.md), as constants shared by
+// The stage1 interface, version 2 (Documentation/stage1-interface.md), as constants shared by
 // stage0 (the caller) and the stage1s capsule ships. Header-only: stage0 includes it without
 // linking any stage1 code. A third-party stage1 implements the documented contract instead.
 
+#include <string>
 #include <string_view>
 
 namespace capsule::stage1_interface {
@@ -42,6 +43,11 @@ inline constexpr std::string_view app_image = "image";   ///< appsinfo/<app>/ima
 inline constexpr std::string_view volumes = "volumes";   ///< volumes/<name>/ (kind=empty)
 inline constexpr std::string_view pid_file = "pid";      ///< stage1: the app's pid
 inline constexpr std::string_view status_dir = "status"; ///< stage1: status/<app> exit status
+/// stage1, optional (fly): `logs/<app>.log` and its rotations `<app>.log.1` (newest) to `.3`,
+/// lines `<RFC 3339 UTC time with microseconds> <stdout|stderr> <line>`.
+inline constexpr std::string_view logs_dir = "logs";
+/// How many rotated files of an app's log a stage1 keeps (`<app>.log.1` to `.3`).
+inline constexpr int logs_rotated = 3;
 /// stage0: the pod's cgroup ("capsule/<uuid>"), relative to each hierarchy's root; absent
 /// when the pod runs without one.
 inline constexpr std::string_view subcgroup = "subcgroup";
@@ -50,6 +56,35 @@ inline constexpr std::string_view subcgroup = "subcgroup";
 /// supplementary groups; the stage1 adds none from the image's /etc/group. stage0 sets it for
 /// OCI images, whose user was resolved by docker's rules at prepare. Version 2.
 inline constexpr std::string_view annotation_exact_groups = "capsule/stage1/exact-groups";
+
+/// Pod manifest app annotation (value "true"), rkt's: the app speaks sd_notify(3). stage0 copies it
+/// from the image manifest (an OCI image: its config label of the same name). Optional.
+inline constexpr std::string_view annotation_supports_notify = "appc.io/executor/supports-systemd-notify";
+
+/// stage0, optional: a unix datagram socket (mode 0666) whose messages stage0 relays to the
+/// host's service manager ($NOTIFY_SOCKET of `capsule run`). Present only when the pod runs
+/// under a unit that expects notifications; a stage1 tells it readiness (READY=1) through it.
+inline constexpr std::string_view notify_socket = "notify";
+
+/// stage1 (stage0 may create it first): the pod's journal directory, `journal/<machine-id>/`.
+/// stage0 may make `journal/<machine-id>` a symlink to an absolute host directory (the host's
+/// `/var/log/journal/<machine-id>`); the stage1 then writes the pod's journal files there.
+inline constexpr std::string_view journal_dir = "journal";
+
+/// The pod's machine ID (`/etc/machine-id` inside the pod, the journal's subdirectory): its UUID
+/// without dashes.
+inline std::string pod_machine_id(std::string_view uuid)
+{
+    std::string id;
+    for (char c : uuid)
+        if (c != '-')
+            id += c;
+    return id;
+}
+
+/// Pod manifest annotation, optional: the size in bytes at which a stage1 that writes `logs/`
+/// rotates an app's log file (default 1 MiB).
+inline constexpr std::string_view annotation_log_max_size = "capsule/log-max-size";
 
 /// Pod manifest annotation: the run-time protections turned off with --insecure-options
 /// (a comma-separated subset of capabilities, paths, seccomp); absent when none is.

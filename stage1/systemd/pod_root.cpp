@@ -7,7 +7,9 @@
 //     opt/stage2/<app>/rootfs   each app: overlay (or stage0's copy) + volumes + /etc/hosts
 //     capsule/stage1  this binary's directory, read-only (the units' helpers)
 //     capsule/status  <pod>/status (the helpers write each app's exit status there)
-//     run/ tmp/ var/  tmpfs; <pod>/journal on run/log/journal
+//     run/ tmp/ var/  tmpfs; <pod>/journal on run/log/journal (or, linked to the host's
+//                     journal, the link's target on run/log/journal/<machine-id>); the notify
+//                     socket stage0 relays, if any, on run/host/notify
 //     dev/            tmpfs: null, zero, full, random, urandom, tty, a new devpts, console
 //     proc/ sys/      fresh, with the kernel's knobs read-only; cgroups below sys/fs/cgroup
 //
@@ -135,7 +137,7 @@ Status write_etc(const PodRootPlan& plan, const std::string& etc, const std::vec
 {
     auto& pod = *plan.pod;
     TRY(make_symlink("../usr/lib/os-release", etc + "/os-release"));
-    TRY(write_file(etc + "/machine-id", machine_id(pod.uuid) + "\n", 0444));
+    TRY(write_file(etc + "/machine-id", iface::pod_machine_id(pod.uuid) + "\n", 0444));
     TRY(write_file(etc + "/hostname", plan.hostname + "\n"));
     // systemd resolves each unit's User= and Group= here, in the pod's root: every app's
     // user and group get an entry, named as in the app's image where it names them.
@@ -260,16 +262,32 @@ Status build_proc_sys(const PodRootPlan& plan, const std::string& root)
     return do_mount(nullptr, cg, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
 }
 
-} // namespace
-
-std::string machine_id(const std::string& uuid)
+/// The pod's journald writes `/run/log/journal/<machine-id>/`. Where stage0 linked that
+/// directory of the pod directory to the host's journal (a symlink, which would resolve inside
+/// the pod), the target is mounted there, on a directory of the pod's /run tmpfs; otherwise
+/// `<pod>/journal` is.
+Status mount_journal(const Pod& pod, const std::string& target)
 {
-    std::string id;
-    for (char c : uuid)
-        if (c != '-')
-            id += c;
-    return id;
+    auto journal = pod.dir + "/" + std::string(iface::journal_dir);
+    auto mid = iface::pod_machine_id(pod.uuid);
+    auto link = journal + "/" + mid;
+    struct stat st;
+    if (::lstat(link.c_str(), &st) < 0 || !S_ISLNK(st.st_mode))
+        return bind_path(journal, target, false);
+    char buf[4096];
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+    std::string dest = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+    TRY(make_dir(target));
+    if (!dest.starts_with("/") || ::stat(dest.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
+        diag_warn(
+            "'%s' is not a link to an absolute directory; the pod's journal stays in the pod, ignoring", link.c_str());
+        return {};
+    }
+    diag_debug("the pod's journal is linked to %s", dest.c_str());
+    return bind_path(dest, target + "/" + mid, false);
 }
+
+} // namespace
 
 InsecureOptions pod_insecure_options(const Pod& pod)
 {
@@ -286,6 +304,8 @@ Result<AppUnit> make_app_unit(const PodRootPlan& plan, const appc::RuntimeApp& a
         return Error::msg("app '" + app.name + "' has no exec");
     AppUnit u;
     u.name = app.name;
+    u.pod_uuid = plan.pod->uuid;
+    u.notify = app_supports_notify(app);
     u.helper = std::string(pod_helper_dir) + "/systemd";
     u.interactive = plan.interactive;
     if (!app.app->working_directory.empty())
@@ -345,7 +365,11 @@ Status build_pod_root(const PodRootPlan& plan)
     TRY(make_dir(run + "/systemd"));
     TRY(write_file(run + "/systemd/container", "capsule\n"));
     TRY(make_dir(run + "/log"));
-    TRY(bind_path(pod.dir + "/journal", run + "/log/journal", false));
+    TRY(mount_journal(pod, run + "/log/journal"));
+    if (plan.notify) {
+        TRY(make_dir(run + "/host"));
+        TRY(bind_path(pod.dir + "/" + std::string(iface::notify_socket), root + pod_notify_socket, false, true));
+    }
     TRY(do_mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
     TRY(do_mount("tmpfs", root + "/var", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755"));
     TRY(make_dir(root + "/var/tmp", 01777));

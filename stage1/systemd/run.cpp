@@ -10,6 +10,7 @@
 
 #include "lib/fs.h"
 #include "stage1/common/app_process.h"
+#include "stage1/common/app_root.h"
 #include "stage1/common/diag.h"
 #include "stage1/common/interface.h"
 
@@ -26,7 +27,9 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -252,10 +255,14 @@ void wait_for_signal_handling(pid_t pid)
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (auto r = build_pod_root(plan); !r)
         report_to_parent(errfd, r.error());
-    std::string uuid_env = "container_uuid=" + machine_id(plan.pod->uuid);
+    std::string uuid_env = "container_uuid=" + iface::pod_machine_id(plan.pod->uuid);
+    // As a container's init, systemd sends READY=1 once the pod target and every app started,
+    // and STATUS= lines (the waiter adds STOPPING=1): stage0 relays them to the host's unit.
+    std::string notify_env = std::string("NOTIFY_SOCKET=") + pod_notify_socket;
     const char* envp[] = { "container=capsule", uuid_env.c_str(), "SYSTEMD_UNIT_PATH=/etc/systemd/system",
         "SYSTEMD_GENERATOR_PATH=/run/capsule-no-generators",
-        "SYSTEMD_ENVIRONMENT_GENERATOR_PATH=/run/capsule-no-generators", "LANG=C.UTF-8", nullptr };
+        "SYSTEMD_ENVIRONMENT_GENERATOR_PATH=/run/capsule-no-generators", "LANG=C.UTF-8",
+        plan.notify ? notify_env.c_str() : nullptr, nullptr };
     std::string unit = std::string("--unit=") + pod_target;
     // Quiet unless --debug: on a host whose cgroup layout differs from systemd's defaults, it
     // reports every hierarchy it cannot mount on the pod's read-only /sys/fs/cgroup.
@@ -265,8 +272,26 @@ void wait_for_signal_handling(pid_t pid)
     report_to_parent(errfd, Error::from_errno(std::string("exec the host's systemd '") + host_systemd + "'"));
 }
 
+/// With stage0's `<pod>/notify` (relayed to the host's unit): the pod is stopping. Its systemd
+/// says only "STATUS=Activating special unit poweroff.target..." then. Relative to the pod
+/// directory (the cwd), which a sockaddr_un may be too short to name.
+void notify_stopping()
+{
+    UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    struct sockaddr_un sa = {};
+    sa.sun_family = AF_UNIX;
+    std::string_view path = iface::notify_socket;
+    path.copy(sa.sun_path, sizeof sa.sun_path - 1);
+    static constexpr std::string_view msg = "STOPPING=1";
+    if (fd.get() < 0
+        || ::sendto(fd.get(), msg.data(), msg.size(), MSG_NOSIGNAL, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa)
+            < 0)
+        diag_debug("notify STOPPING=1: %s, ignoring", std::strerror(errno));
+}
+
 struct Waiter {
     const Pod& pod;
+    bool notify; ///< `<pod>/notify` exists
     pid_t pid1;
     int statusfd;
     std::string subcgroup;
@@ -312,8 +337,11 @@ int wait_pod(Waiter& w, int sigfd, ConsoleFilter& filter)
     int interrupts = 0;
     bool stdin_open = w.interactive;
     auto request_stop = [&] {
-        if (!stopping)
+        if (!stopping) {
             ::kill(w.pid1, SIGRTMIN + 4);
+            if (w.notify)
+                notify_stopping();
+        }
         stopping = true;
     };
     if (all_exited(w.statusfd, w.pod))
@@ -416,7 +444,8 @@ Result<int> run_pod(const Stage1Args& args)
     plan.debug = args.debug;
     plan.inherit_env = args.inherit_env;
     plan.insecure = pod_insecure_options(pod);
-    for (auto d : { iface::status_dir, std::string_view("journal") }) {
+    plan.notify = pod_has_notify_socket(pod);
+    for (auto d : { iface::status_dir, iface::journal_dir }) {
         auto p = pod.dir + "/" + std::string(d);
         if (::mkdir(p.c_str(), 0755) < 0 && errno != EEXIST)
             return Error::from_errno("create '" + p + "'");
@@ -472,8 +501,8 @@ Result<int> run_pod(const Stage1Args& args)
     if (args.interactive && ::isatty(STDIN_FILENO))
         raw.emplace(STDIN_FILENO);
     ConsoleFilter filter(names, args.interactive);
-    Waiter w { pod, pid, statusfd.get(), subcgroup, plan.unified_only, console.master.get(), console.slave_fd,
-        args.interactive };
+    Waiter w { pod, plan.notify, pid, statusfd.get(), subcgroup, plan.unified_only, console.master.get(),
+        console.slave_fd, args.interactive };
     return wait_pod(w, sigfd.get(), filter);
 }
 

@@ -32,8 +32,8 @@ inline constexpr const char* host_systemd = "/lib/systemd/systemd";
 /// Inside the pod root: the stage1's own directory (read-only) and the pod's status directory.
 inline constexpr const char* pod_helper_dir = "/capsule/stage1";
 inline constexpr const char* pod_status_dir = "/capsule/status";
-/// The target the pod's systemd starts.
-inline constexpr const char* pod_target = "capsule-pod.target";
+/// Inside the pod root: `<pod>/notify`, when stage0 made it; PID 1's NOTIFY_SOCKET.
+inline constexpr const char* pod_notify_socket = "/run/host/notify";
 
 /// A v1 or v2 cgroup hierarchy the pod has its own subtree in, as /proc/self/cgroup names it.
 struct Hierarchy {
@@ -50,6 +50,7 @@ struct PodRootPlan {
     bool interactive { false };
     bool debug { false };
     bool inherit_env { false };
+    bool notify { false };              ///< `<pod>/notify` exists: PID 1 reports readiness there
     bool unified_only { false };        ///< cgroup v2 alone: mount cgroup2 on /sys/fs/cgroup
     std::vector<Hierarchy> hierarchies; ///< to mount under /sys/fs/cgroup (hybrid/v1)
     InsecureOptions insecure;
@@ -61,9 +62,6 @@ Status build_pod_root(const PodRootPlan&);
 
 /// The unit of each app, resolved against its mounted rootfs (exec path, credentials, env).
 Result<AppUnit> make_app_unit(const PodRootPlan&, const appc::RuntimeApp&, int rootfd);
-
-/// The machine ID of a pod: its UUID without dashes.
-std::string machine_id(const std::string& uuid);
 
 // cgroups (cgroups.cpp)
 /// /sys/fs/cgroup is cgroup v2 alone.

@@ -240,11 +240,20 @@ std::string app_unit_text(const AppUnit& u)
     // journald stops after the apps, so their last lines reach the journal and the console.
     t += "After=systemd-journald.socket systemd-journald.service\n";
     t += "Conflicts=shutdown.target\nBefore=shutdown.target\n";
+    // The pod has started (its systemd says READY=1 to a notify socket stage0 relays) once
+    // every app has: for an app that speaks sd_notify, once it said READY=1 itself.
+    t += std::string("Before=") + pod_target + "\n";
     // systemd unmounts what it sees mounted when the pod stops: the app's root and the
     // helper's directories must outlive the app and its exit hook.
     t += "RequiresMountsFor=" + app_root_in_pod(u.name) + " /capsule/stage1 /capsule/status\n";
     t += "\n[Service]\n";
-    t += "Type=simple\n";
+    if (u.notify) {
+        // systemd makes its notify socket reachable in RootDirectory=; only the app's main
+        // process may speak for it.
+        t += "Type=notify\nNotifyAccess=main\n";
+    } else {
+        t += "Type=simple\n";
+    }
     t += "RootDirectory=" + app_root_in_pod(u.name) + "\n";
     // The exit hooks (+) run in the pod's root, where the stage1 helper is.
     t += "RootDirectoryStartOnly=yes\n";
@@ -261,6 +270,10 @@ std::string app_unit_text(const AppUnit& u)
     for (auto& e : u.env)
         t += "Environment=" + setting_word(e) + "\n";
     t += "SyslogIdentifier=" + u.name + "\n";
+    // Stable fields of every entry, for readers of a journal linked into the host's.
+    if (!u.pod_uuid.empty())
+        t += "LogExtraFields=CAPSULE_POD=" + u.pod_uuid + "\n";
+    t += "LogExtraFields=CAPSULE_APP=" + u.name + "\n";
     if (u.interactive) {
         t += "StandardInput=tty-force\nStandardOutput=inherit\nStandardError=inherit\n";
         t += "TTYPath=/dev/console\nTTYReset=no\nTTYVHangup=no\n";

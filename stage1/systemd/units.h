@@ -50,8 +50,12 @@ const std::vector<std::string>& read_only_paths();
 const std::vector<std::string>& masked_paths();
 bool masked_is_directory(std::string_view path);
 
+/// The target the pod's systemd starts: it wants every app, which start before it.
+inline constexpr const char* pod_target = "capsule-pod.target";
+
 struct AppUnit {
     std::string name;                ///< the appc app name
+    std::string pod_uuid;            ///< for the journal field CAPSULE_POD
     std::vector<std::string> argv;   ///< argv[0] absolute inside the app rootfs
     std::vector<std::string> env;    ///< NAME=value
     std::string working_dir { "/" }; ///< inside the app rootfs
@@ -60,6 +64,7 @@ struct AppUnit {
     std::vector<std::vector<std::string>> pre_start; ///< appc event handlers
     std::vector<std::vector<std::string>> post_stop;
     bool interactive { false }; ///< stdin and stdout on the pod's console, no journal
+    bool notify { false };      ///< the app speaks sd_notify: Type=notify, started once it says READY=1
     std::string helper;         ///< the stage1 binary inside the pod root
 };
 

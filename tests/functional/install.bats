@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# make install: binary, stage1 image, man pages and completions land under DESTDIR/PREFIX,
+# make install: binary, stage1 image, man pages, completions and the gc timer land under DESTDIR/PREFIX,
 # and the installed binary finds its stage1 (bindir/../lib/capsule).
 
 load ../lib/common
@@ -28,6 +28,9 @@ teardown() {
     [ -f "$inst/usr/share/bash-completion/completions/capsule" ]
     [ -f "$inst/usr/share/zsh/vendor-completions/_capsule" ]
     [ -f "$inst/usr/share/fish/vendor_completions.d/capsule.fish" ]
+    # The gc service and timer, the service running the installed binary.
+    [ -f "$inst/usr/lib/systemd/system/capsule-gc.timer" ]
+    grep -qx 'ExecStart=/usr/bin/capsule gc' "$inst/usr/lib/systemd/system/capsule-gc.service"
     make_aci "$TMP/busybox.aci"
     "$inst/usr/bin/capsule" --dir="$DIR" --insecure-options=image fetch "$TMP/busybox.aci"
     run "$inst/usr/bin/capsule" --dir="$DIR" run --stage1=fly example.com/busybox

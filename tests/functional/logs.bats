@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # capsule logs: the apps' output from the journal a systemd-flavour pod keeps in its directory
 # (two apps, --app, --tail, --since, the formats, -f until the pod exits), and every error.
+# A fly pod's log files: logs_fly.bats.
 
 load ../lib/common
 
@@ -191,13 +192,20 @@ wait_for_file_line() {
     BG_PID=
 }
 
-@test "logs: a pod whose stage1 keeps no journal (fly) is an error naming the flavour" {
-    run cap run --stage1=fly "$IMG"
+@test "logs: a fly pod keeps log files, not a journal; run with --interactive, none" {
+    run cap run --stage1=fly "$IMG" --exec=/bin/echo -- hello
     assert_status 0
     local uuid
     uuid=$(ls "$DIR/pods/run")
+    [ ! -e "$DIR/pods/run/$uuid/journal" ]
+    run cap logs --format=cat "$uuid"
+    assert_status 0
+    [ "$output" = hello ]
+    run cap run --stage1=fly --interactive --uuid-file-save="$TMP/uuid" "$IMG" < /dev/null
+    assert_status 0
+    uuid=$(cat "$TMP/uuid")
     run cap logs "$uuid"
-    assert_capsule_error "pod $uuid: no logs: its stage1 (fly) keeps none"
+    assert_capsule_error "pod $uuid: no logs: it ran with --interactive (its apps wrote to the terminal)"
 }
 
 @test "logs: a pod that has not run, and no such pod, are errors" {

@@ -15,7 +15,8 @@
 # systemd_host_exec CMD...      run CMD inside (its PID, mount, UTS and IPC namespaces); its status
 #                               and output
 # require_systemd_host          root, systemd, machined, nsenter: skips without them, fails in CI
-# systemd_host_stop             power off (SIGRTMIN+4), SIGKILL after SYSTEMD_HOST_STOP_TIMEOUT
+# systemd_host_stop             end what systemd_host_exec left running (SIGTERM, SIGKILL after 5 s),
+#                               power off (SIGRTMIN+4), SIGKILL after SYSTEMD_HOST_STOP_TIMEOUT
 #                               seconds (default 10), then remove the cgroups the host made; fails
 #                               if it needed SIGKILL or if any cgroup remains
 #
@@ -23,6 +24,7 @@
 #   SYSTEMD_HOST_PID     host PID of the test host's PID 1 (systemd)
 #   SYSTEMD_HOST_CGROUP  its root cgroup, the same path in every hierarchy (e.g. /capsule-test-host.1a2b3c)
 #   SYSTEMD_HOST_STATE   a private directory: console.log (PID 1's output), the init script
+#   SYSTEMD_HOST_JOURNAL the host's /var/log/journal, seen from outside ($SYSTEMD_HOST_STATE/journal)
 #
 # What the host sees, and why:
 # - its own /run, /tmp, /var/tmp (tmpfs) and /dev (tmpfs with null, zero, full, random, urandom,
@@ -52,6 +54,18 @@
 #   under its root in name=systemd and unified, other tests' included. It also needs a private
 #   /sys/fs/cgroup tmpfs (above). After PID 1 exits, its init.scope (and whatever a stage1 made
 #   under SYSTEMD_HOST_CGROUP) is left: systemd_host_stop removes that tree in every hierarchy.
+#   SYSTEMD_HOST_CONTROLLERS=1 also creates SYSTEMD_HOST_CGROUP, and starts the host in it, in the
+#   v1 hierarchies of memory, cpu, cpuacct, pids and blkio (those mounted; joined ones such as
+#   cpu,cpuacct count once), or of the controllers it lists ("memory pids"): the host's systemd
+#   then manages them below its root, as a booted one does, so MemoryMax= of a scope shows in
+#   /sys/fs/cgroup/memory$SYSTEMD_HOST_CGROUP/machine.slice/UNIT/memory.limit_in_bytes and
+#   CPUQuota= in cpu.cfs_quota_us. Not for cpuset (a new cpuset cgroup has no CPUs) nor devices.
+#   The cgroup v2 tree (unified) needs nothing: systemd enables controllers there itself.
+#   systemd_host_stop removes those trees too.
+# - a private, writable /var/log/journal: $SYSTEMD_HOST_STATE/journal bound there (when the machine
+#   has no /var/log/journal, a tmpfs on /var/log holds it), so that journals written there (a
+#   pod's, linked to the host's) are the test's and go with its $TMP. The host's own journald stays
+#   volatile (in /run). SYSTEMD_HOST_JOURNAL is that directory, as seen from outside.
 # Safe for bats files running in parallel: nothing shared but the read-only root; processes are
 # signalled by PID only (the host's PID 1 and the unshare process started here).
 
@@ -62,6 +76,9 @@ SYSTEMD_HOST_PID=
 SYSTEMD_HOST_UNSHARE_PID=
 SYSTEMD_HOST_CGROUP=
 SYSTEMD_HOST_STATE=
+SYSTEMD_HOST_JOURNAL=
+# The v1 controllers SYSTEMD_HOST_CONTROLLERS=1 hands to the host's systemd.
+SYSTEMD_HOST_CONTROLLERS_DEFAULT="memory cpu cpuacct pids blkio"
 
 # Units masked by name (globs are matched against the unit files on this machine). Enabled
 # services/sockets/timers/paths of /etc/systemd/system are added by _systemd_host_masks.
@@ -141,6 +158,24 @@ cgroup_tracking_hierarchies() {
     done < <(awk '{for (i = 7; $i != "-"; i++); if ($(i+1) == "cgroup" || $(i+1) == "cgroup2") print $5, $(i+1), $(i+3)}' /proc/self/mountinfo)
 }
 
+# cgroup_controller_hierarchies CONTROLLER...: the mount point of each v1 hierarchy that has one
+# of CONTROLLERs (a joined hierarchy once), never cpuset or devices.
+cgroup_controller_hierarchies() {
+    local want=" $* " mnt fstype opts o
+    while read -r mnt fstype opts; do
+        [ "$fstype" = cgroup ] || continue
+        for o in ${opts//,/ }; do
+            case "$o" in cpuset | devices) continue 2 ;; esac
+        done
+        for o in ${opts//,/ }; do
+            if [[ "$want" == *" $o "* ]]; then
+                echo "$mnt"
+                break
+            fi
+        done
+    done < <(awk '{for (i = 7; $i != "-"; i++); if ($(i+1) == "cgroup") print $5, $(i+1), $(i+3)}' /proc/self/mountinfo)
+}
+
 # cgroup_mounts: the mount point of every cgroup hierarchy.
 cgroup_mounts() {
     awk '{for (i = 7; $i != "-"; i++); if ($(i+1) == "cgroup" || $(i+1) == "cgroup2") print $5}' /proc/self/mountinfo
@@ -202,6 +237,19 @@ systemd_host_start() {
         mkdir -p "$mnt$SYSTEMD_HOST_CGROUP" || return 1
         procs+=("$mnt$SYSTEMD_HOST_CGROUP/cgroup.procs")
     done <<<"$tracking"
+    # The v1 controllers asked for (see the header): the same path in their hierarchies.
+    local controllers=${SYSTEMD_HOST_CONTROLLERS:-}
+    [ "$controllers" = 1 ] && controllers=$SYSTEMD_HOST_CONTROLLERS_DEFAULT
+    [ "$controllers" = 0 ] && controllers=
+    if [ -n "$controllers" ]; then
+        while read -r mnt; do
+            [ -n "$mnt" ] || continue
+            mkdir -p "$mnt$SYSTEMD_HOST_CGROUP" || return 1
+            procs+=("$mnt$SYSTEMD_HOST_CGROUP/cgroup.procs")
+        done < <(cgroup_controller_hierarchies $controllers)
+    fi
+    SYSTEMD_HOST_JOURNAL=$SYSTEMD_HOST_STATE/journal
+    mkdir -m 2755 "$SYSTEMD_HOST_JOURNAL" || return 1
 
     _systemd_host_masks | sort -u > "$SYSTEMD_HOST_STATE/masks"
     # tmpfiles.d: each file replaced by its lines for /run (the rest is the shared disk).
@@ -235,6 +283,12 @@ mount --bind "$state" /run/.capsule-test-host/state
 st=/run/.capsule-test-host/state
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp
+# A private /var/log/journal (the state directory's journal/), for journals written to the disk.
+if [ ! -d /var/log/journal ]; then
+    mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /var/log
+    mkdir -m 2755 /var/log/journal
+fi
+mount --bind $st/journal /var/log/journal
 if [ "$rw_root" != 1 ]; then mount -o remount,bind,ro /; fi
 mount --bind /proc/sys /proc/sys
 mount -o remount,bind,ro /proc/sys
@@ -405,9 +459,45 @@ _systemd_host_wait_exit() {
     ! _systemd_host_alive "$pid"
 }
 
+# _systemd_host_entered PID1: the processes systemd_host_exec started that still run in PID1's PID
+# namespace, the topmost of each tree (its parent, nsenter, is outside).
+_systemd_host_entered() {
+    local ns p pp
+    ns=$(stat -L -c %i "/proc/$1/ns/pid" 2>/dev/null) || return 0
+    for p in $(stat -L -c '%i %n' /proc/[0-9]*/ns/pid 2>/dev/null | awk -v ns="$ns" '$1 == ns {split($2, a, "/"); print a[3]}'); do
+        [ "$p" = "$1" ] && continue
+        pp=$(awk '{sub(/^.*\) /, ""); print $2}' "/proc/$p/stat" 2>/dev/null) || continue
+        [ "$(stat -L -c %i "/proc/$pp/ns/pid" 2>/dev/null)" = "$ns" ] && continue
+        echo "$p"
+    done
+}
+
+# _systemd_host_end_entered PID1: SIGTERM to what systemd_host_exec left running (a pod in the
+# background, say), SIGKILL to their trees after 5 s. systemd-shutdown would wait its whole
+# stop timeout (90 s) for them: it is not their parent, so no SIGCHLD tells it they died.
+_systemd_host_end_entered() {
+    local entered p left deadline=$((SECONDS + 5))
+    entered=$(_systemd_host_entered "$1")
+    [ -n "$entered" ] || return 0
+    # shellcheck disable=SC2086
+    kill -s TERM $entered 2>/dev/null || true
+    while :; do
+        left=
+        for p in $entered; do _systemd_host_alive "$p" && left+=" $p"; done
+        [ -z "$left" ] && return 0
+        [ $SECONDS -ge $deadline ] && break
+        sleep 0.05
+    done
+    for p in $left; do
+        # shellcheck disable=SC2046
+        kill -s KILL $(_systemd_host_descendants "$p") 2>/dev/null || true
+    done
+}
+
 systemd_host_stop() {
     local rc=0 pid=$SYSTEMD_HOST_PID upid=$SYSTEMD_HOST_UNSHARE_PID deadline
     if [ -n "$pid" ] && _systemd_host_alive "$pid"; then
+        _systemd_host_end_entered "$pid"
         kill -s SIGRTMIN+4 "$pid" 2>/dev/null || true
         if ! _systemd_host_wait_exit "$pid" "$SYSTEMD_HOST_STOP_TIMEOUT"; then
             echo "systemd_host_stop: PID 1 ($pid) still running ${SYSTEMD_HOST_STOP_TIMEOUT}s after SIGRTMIN+4: SIGKILL" >&2
@@ -431,7 +521,7 @@ systemd_host_stop() {
     if [ -n "$SYSTEMD_HOST_STATE" ] && [[ -z "${TMP:-}" || "$SYSTEMD_HOST_STATE" != "$TMP"/* ]]; then
         rm -rf "$SYSTEMD_HOST_STATE"
     fi
-    SYSTEMD_HOST_PID='' SYSTEMD_HOST_UNSHARE_PID='' SYSTEMD_HOST_CGROUP='' SYSTEMD_HOST_STATE=''
+    SYSTEMD_HOST_PID='' SYSTEMD_HOST_UNSHARE_PID='' SYSTEMD_HOST_CGROUP='' SYSTEMD_HOST_STATE='' SYSTEMD_HOST_JOURNAL=''
     return $rc
 }
 

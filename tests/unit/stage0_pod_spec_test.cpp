@@ -281,3 +281,26 @@ TEST_CASE("OCI images: a relative Entrypoint or Cmd survives the pod manifest (s
               .message()
         == "app.exec[0]: must not be empty");
 }
+
+TEST_CASE("the image's supports-systemd-notify annotation (an OCI image: its config label) reaches the pod app")
+{
+    auto aci = busybox_image();
+    auto plain = build_pod_manifest(one_app({ .image = "x" }), { aci }, {});
+    REQUIRE(plain);
+    CHECK(plain->apps[0].annotations.empty());
+    aci.manifest.annotations.push_back({ "appc.io/executor/supports-systemd-notify", "true" });
+    auto m = build_pod_manifest(one_app({ .image = "x" }), { aci }, {});
+    REQUIRE(m);
+    CHECK(has_annotation(m->apps[0], "appc.io/executor/supports-systemd-notify", "true"));
+
+    oci::ImageConfig c;
+    c.cmd = { "/bin/true" };
+    c.labels = { { "appc.io/executor/supports-systemd-notify", "true" } };
+    auto view = oci::image_manifest_view(c, "127.0.0.1:5000/busybox", {});
+    REQUIRE(view);
+    ResolvedImage oci { "sha256-cccc", "127.0.0.1:5000/busybox", {}, view.release_value(),
+        oci::DockerApp { {}, c.cmd, "", "root:x:0:0::/root:/bin/sh\n", "root:x:0:\n" } };
+    auto o = build_pod_manifest(one_app({ .image = "x" }), { oci }, {});
+    REQUIRE(o);
+    CHECK(has_annotation(o->apps[0], "appc.io/executor/supports-systemd-notify", "true"));
+}

@@ -146,6 +146,20 @@ TEST_CASE("app environment: later wins, AC_APP_NAME last, the lock fd never leak
     CHECK(clean == std::vector<std::string> { std::string("PATH=") + default_path, "AC_APP_NAME=web" });
 }
 
+TEST_CASE("app environment: the host's notify socket is not inherited; the stage1's own wins")
+{
+    appc::App app;
+    app.environment = { { "NOTIFY_SOCKET", "/from/manifest" } };
+    std::string sock = "NOTIFY_SOCKET=/run/user/notify", usec = "WATCHDOG_USEC=1000", pid = "WATCHDOG_PID=1";
+    char* host[] = { sock.data(), usec.data(), pid.data(), nullptr };
+    auto inherited = app_environment({ "web", nullptr, "", host });
+    CHECK(inherited == std::vector<std::string> { std::string("PATH=") + default_path, "AC_APP_NAME=web" });
+    auto env = app_environment({ "web", &app, "", host, { "NOTIFY_SOCKET=/run/systemd/notify" } });
+    CHECK(env
+        == std::vector<std::string> {
+            std::string("PATH=") + default_path, "NOTIFY_SOCKET=/run/systemd/notify", "AC_APP_NAME=web" });
+}
+
 TEST_CASE("overlay options escape separators")
 {
     CHECK(overlay_escape("/a/b") == "/a/b");

@@ -153,3 +153,25 @@ TEST_CASE("an app unit: root, credentials, environment, limits, handlers and the
               .find("Wants=systemd-journald.service capsule-app-web.service capsule-app-db.service")
         != std::string::npos);
 }
+
+TEST_CASE("app units: journal fields, the pod target's ordering, Type=notify for apps that speak sd_notify")
+{
+    AppUnit u;
+    u.name = "web";
+    u.pod_uuid = "6f1e0c2a-0000-4000-8000-000000000001";
+    u.argv = { "/bin/web" };
+    u.helper = "/capsule/stage1/systemd";
+    auto t = app_unit_text(u);
+    CHECK(has_line(t, "LogExtraFields=CAPSULE_POD=6f1e0c2a-0000-4000-8000-000000000001"));
+    CHECK(has_line(t, "LogExtraFields=CAPSULE_APP=web"));
+    // The pod has started only once every app has.
+    CHECK(has_line(t, "Before=capsule-pod.target"));
+    CHECK(has_line(t, "Type=simple"));
+    CHECK(t.find("NotifyAccess=") == std::string::npos);
+
+    u.notify = true;
+    t = app_unit_text(u);
+    CHECK(has_line(t, "Type=notify"));
+    CHECK(has_line(t, "NotifyAccess=main"));
+    CHECK(t.find("Type=simple") == std::string::npos);
+}
