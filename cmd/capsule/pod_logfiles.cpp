@@ -169,37 +169,47 @@ std::string PodLogFiles::path(const std::string& name) const
     return m_dir + "/" + name;
 }
 
+namespace {
+
+/// A log file opened for reading, with its inode (rotation renames it); nullopt if missing.
+Result<std::optional<std::pair<UniqueFd, ino_t>>> open_log(const std::string& p)
+{
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT)
+            return std::optional<std::pair<UniqueFd, ino_t>>();
+        return Error::from_errno("open '" + p + "'");
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) < 0)
+        return Error::from_errno("stat '" + p + "'");
+    return std::optional<std::pair<UniqueFd, ino_t>>(std::pair { std::move(fd), st.st_ino });
+}
+
+} // namespace
+
 Status PodLogFiles::open_current(AppFiles& a)
 {
     a.current.reset();
     a.ino = 0;
     a.pending.clear();
-    auto p = path(a.app + ".log");
-    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd)
-        return errno == ENOENT ? Status() : Error::from_errno("open '" + p + "'");
-    struct stat st;
-    if (::fstat(fd.get(), &st) < 0)
-        return Error::from_errno("stat '" + p + "'");
-    a.current = std::move(fd);
-    a.ino = st.st_ino;
+    auto opened = TRY(open_log(path(a.app + ".log")));
+    if (opened) {
+        a.current = std::move(opened->first);
+        a.ino = opened->second;
+    }
     return {};
 }
 
 Status PodLogFiles::read_whole(AppFiles& a, const std::string& name, std::vector<LogRecord>& out)
 {
     auto p = path(name);
-    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd)
-        return errno == ENOENT ? Status() : Error::from_errno("open '" + p + "'");
-    struct stat st;
-    if (::fstat(fd.get(), &st) < 0)
-        return Error::from_errno("stat '" + p + "'");
-    // Rotated since we opened it as the current file: read through that fd instead.
-    if (a.current && st.st_ino == a.ino)
+    auto opened = TRY(open_log(p));
+    // Missing, or rotated since we opened it as the current file: read through that fd instead.
+    if (!opened || (a.current && opened->second == a.ino))
         return {};
     std::string pending;
-    TRY(read_lines(fd.get(), p, pending, a.app, out));
+    TRY(read_lines(opened->first.get(), p, pending, a.app, out));
     flush_pending(pending, a.app, out);
     return {};
 }
