@@ -181,8 +181,8 @@ std::string relayed_lines(std::string_view message)
         auto nl = message.find('\n');
         auto line = message.substr(0, nl);
         message = nl == std::string_view::npos ? std::string_view() : message.substr(nl + 1);
-        if (line.empty() || line.starts_with("MAINPID=") || line.starts_with("FDSTORE")
-            || line.starts_with("FDNAME=") || line.starts_with("FDPOLL") || line.starts_with("BARRIER="))
+        if (line.empty() || line.starts_with("MAINPID=") || line.starts_with("FDSTORE") || line.starts_with("FDNAME=")
+            || line.starts_with("FDPOLL") || line.starts_with("BARRIER="))
             continue;
         out.append(line).push_back('\n');
     }
@@ -217,8 +217,8 @@ void companion_notify(const Companion& c, const std::string& state)
                         spdlog::debug("pod {}: machined: {}", c.uuid, r.error().message());
                 }
                 if (c.notify && c.relay_fd < 0)
-                    companion_notify(c,
-                        "READY=1\nMAINPID=" + std::to_string(c.main_pid) + "\nSTATUS=pod " + c.uuid + " running");
+                    companion_notify(
+                        c, "READY=1\nMAINPID=" + std::to_string(c.main_pid) + "\nSTATUS=pod " + c.uuid + " running");
                 if (c.relay_fd < 0)
                     ::_exit(0);
             }
@@ -277,8 +277,7 @@ Status start_companion(const Companion& c)
         companion_main(mine);
     }
     int status = 0;
-    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) { }
     return {};
 }
 
@@ -289,7 +288,7 @@ Result<int> bind_notify_socket(const std::string& pod_path)
     int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return Error::from_errno("notify socket");
-    struct sockaddr_un addr {};
+    struct sockaddr_un addr { };
     addr.sun_family = AF_UNIX;
     if (path.size() >= sizeof addr.sun_path) {
         ::close(fd);

@@ -44,9 +44,9 @@ Status enter_pod_unit(LockedPod&, const RunOptions&, const PodStage1&);
 
 /// What `run --detach` asks of systemd.
 struct DetachOptions {
-    std::string restart { "no" };               ///< no, on-failure, always
-    std::vector<std::string> unit_properties;   ///< --unit-property K=V
-    std::string dir;                            ///< --dir (absolute)
+    std::string restart { "no" };             ///< no, on-failure, always
+    std::vector<std::string> unit_properties; ///< --unit-property K=V
+    std::string dir;                          ///< --dir (absolute)
     bool debug { false };
 };
 

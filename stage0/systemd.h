@@ -60,8 +60,8 @@ struct UnitState {
 
 /// What RegisterMachine takes (org.freedesktop.machine1.Manager).
 struct MachineRegistration {
-    std::string name;               ///< "capsule-<uuid>"
-    std::array<uint8_t, 16> id {};  ///< the pod UUID's 16 bytes
+    std::string name;              ///< "capsule-<uuid>"
+    std::array<uint8_t, 16> id {}; ///< the pod UUID's 16 bytes
     std::string service { "capsule" };
     std::string machine_class { "container" };
     pid_t leader { 0 };
