@@ -596,7 +596,9 @@ check_notify_gate() {
     sed "s|^ExecStart=/usr/local/bin/capsule gc\$|ExecStart=$CAPSULE --dir=$DIR gc --grace-period=0s|" \
         "$root/dist/capsule-gc.service" >"$TMP/capsule-gc.service"
     grep -q "^ExecStart=$CAPSULE " "$TMP/capsule-gc.service"
-    hsh cp "$TMP/capsule-gc.service" "$root/dist/capsule-gc.timer" /run/systemd/system/
+    # Through $TMP: the checkout may live under /tmp, which the test host does not share.
+    cp "$root/dist/capsule-gc.timer" "$TMP/"
+    hsh cp "$TMP/capsule-gc.service" "$TMP/capsule-gc.timer" /run/systemd/system/
     hsh systemctl daemon-reload
     run hsh systemctl start capsule-gc.service
     assert_status 0
