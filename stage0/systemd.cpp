@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <sys/stat.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-login.h>
@@ -402,6 +403,11 @@ Status simple_call(sd_bus* bus, Message m, int append_status, std::string_view s
 bool booted()
 {
     static const bool is_booted = [] {
+        // sd_booted() checks for this directory; without it, the library (and its cost on every
+        // `capsule run` of a host without systemd) is not needed to know the answer.
+        struct stat st;
+        if (::lstat("/run/systemd/system", &st) < 0)
+            return false;
         auto loaded = systemd_api();
         return loaded && (*loaded)->booted() > 0;
     }();
