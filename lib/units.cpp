@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lib/units.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -156,6 +157,97 @@ std::string format_rfc3339(int64_t unix_seconds)
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
+}
+
+std::string format_rfc3339_usec(uint64_t unix_usec)
+{
+    time_t t = static_cast<time_t>(unix_usec / 1'000'000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[48];
+    size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof buf - n, ".%06lluZ", static_cast<unsigned long long>(unix_usec % 1'000'000));
+    return buf;
+}
+
+namespace {
+
+/// Howard Hinnant's days_from_civil: days since 1970-01-01 of a proleptic Gregorian date.
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    auto yoe = static_cast<unsigned>(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+unsigned days_in_month(int64_t y, unsigned m)
+{
+    static constexpr unsigned days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/// The n digits at s[at]; `ok` turns false when they are not all there.
+int parse_digits(std::string_view s, size_t at, size_t n, bool& ok)
+{
+    int v = 0;
+    if (at + n > s.size()) {
+        ok = false;
+        return 0;
+    }
+    auto [end, ec] = std::from_chars(s.data() + at, s.data() + at + n, v);
+    if (ec != std::errc() || end != s.data() + at + n)
+        ok = false;
+    return v;
+}
+
+} // namespace
+
+std::optional<int64_t> parse_rfc3339(std::string_view s)
+{
+    bool ok = s.size() >= 20 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't' || s[10] == ' ')
+        && s[13] == ':' && s[16] == ':';
+    int year = parse_digits(s, 0, 4, ok);
+    int month = parse_digits(s, 5, 2, ok);
+    int day = parse_digits(s, 8, 2, ok);
+    int hour = parse_digits(s, 11, 2, ok);
+    int minute = parse_digits(s, 14, 2, ok);
+    int second = parse_digits(s, 17, 2, ok);
+    if (!ok)
+        return std::nullopt;
+    size_t at = 19;
+    int64_t usec = 0;
+    if (at < s.size() && s[at] == '.') {
+        size_t digits = 0;
+        for (at++; at < s.size() && s[at] >= '0' && s[at] <= '9'; at++, digits++)
+            if (digits < 6)
+                usec = usec * 10 + (s[at] - '0');
+        if (digits == 0)
+            return std::nullopt;
+        for (; digits < 6; digits++)
+            usec *= 10;
+    }
+    int64_t offset = 0;
+    if (at < s.size() && (s[at] == 'Z' || s[at] == 'z')) {
+        at++;
+    } else if (at < s.size() && (s[at] == '+' || s[at] == '-') && at + 6 == s.size() && s[at + 3] == ':') {
+        offset = (parse_digits(s, at + 1, 2, ok) * 60 + parse_digits(s, at + 4, 2, ok)) * 60;
+        if (s[at] == '-')
+            offset = -offset;
+        at += 6;
+    } else {
+        return std::nullopt;
+    }
+    if (!ok || at != s.size() || month < 1 || month > 12 || day < 1
+        || static_cast<unsigned>(day) > days_in_month(year, static_cast<unsigned>(month)) || hour > 23 || minute > 59
+        || second > 60)
+        return std::nullopt;
+    int64_t secs = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 + hour * 3600
+        + minute * 60 + second;
+    return (secs - offset) * 1'000'000 + usec;
 }
 
 } // namespace capsule

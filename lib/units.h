@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,5 +26,11 @@ std::string human_size(uint64_t bytes);
 std::string human_age(int64_t unix_seconds, int64_t now_unix_seconds);
 /// RFC 3339 UTC ("2026-11-28T03:58:30Z") from unix seconds.
 std::string format_rfc3339(int64_t unix_seconds);
+/// RFC 3339 UTC with microseconds ("2026-11-28T03:58:30.000123Z") from unix microseconds.
+std::string format_rfc3339_usec(uint64_t unix_usec);
+/// RFC 3339: `2026-11-28T04:18:30Z`, `2026-11-28T06:18:30.5+02:00` (a space or `t` may stand
+/// for `T`, `z` for `Z`; fractions beyond microseconds are cut). Unix microseconds; nullopt
+/// when malformed or not a date (Feb 30).
+std::optional<int64_t> parse_rfc3339(std::string_view);
 
 } // namespace capsule

@@ -4,6 +4,7 @@
 #include "lib/appc/pod_manifest.h"
 #include "lib/fs.h"
 #include "lib/log.h"
+#include "lib/proc_cgroup.h"
 #include "stage0/systemd.h"
 #include "stage1/common/interface.h"
 
@@ -35,25 +36,13 @@ constexpr const char* machine_slice = "machine.slice";
 /// and hybrid hosts, the v2 one otherwise), without the leading slash.
 Result<std::string> own_systemd_cgroup()
 {
-    auto text = TRY(read_file("/proc/self/cgroup"));
     std::string v2;
-    std::string_view rest = text;
-    while (!rest.empty()) {
-        auto nl = rest.find('\n');
-        auto line = rest.substr(0, nl);
-        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-        auto c1 = line.find(':');
-        auto c2 = line.find(':', c1 == std::string_view::npos ? 0 : c1 + 1);
-        if (c1 == std::string_view::npos || c2 == std::string_view::npos)
-            continue;
-        auto controllers = line.substr(c1 + 1, c2 - c1 - 1);
-        auto path = std::string(line.substr(c2 + 1));
-        while (!path.empty() && path.front() == '/')
-            path.erase(0, 1);
+    for (auto& [controllers, path] : parse_proc_cgroup(TRY(read_file("/proc/self/cgroup")))) {
+        auto relative = path.substr(std::min(path.find_first_not_of('/'), path.size()));
         if (controllers == "name=systemd")
-            return path;
-        if (controllers.empty() && line.substr(0, c1) == "0")
-            v2 = path;
+            return relative;
+        if (controllers.empty())
+            v2 = relative;
     }
     if (v2.empty())
         return Error::msg("no systemd cgroup in /proc/self/cgroup");
@@ -96,30 +85,17 @@ bool unit_busy(const systemd::UnitState& s)
 
 /// The pod's app root for machined: the pod root for the systemd flavour (what its PID 1
 /// sees), the one app's rootfs otherwise.
-std::string machine_root(const std::string& pod_path, const PodStage1& stage1)
+std::string machine_root(const std::string& pod_path, const PodStage1& stage1, const appc::PodManifest* m)
 {
-    auto stage2 = path_join(pod_path, iface::stage2_root);
-    if (stage1.entrypoints.flavour != "systemd") {
-        auto manifest = read_file(path_join(pod_path, iface::pod_manifest));
-        if (manifest) {
-            auto m = appc::parse_pod_manifest(*manifest);
-            if (m && m->apps.size() == 1)
-                return stage2 + "/" + m->apps.front().name + "/rootfs";
-        }
-    }
+    if (stage1.entrypoints.flavour != "systemd" && m && m->apps.size() == 1)
+        return path_join(pod_path, iface::stage2_root) + "/" + m->apps.front().name + "/rootfs";
     return path_join(pod_path, "stage1/rootfs");
 }
 
 /// Whether an app of the pod declares it speaks sd_notify itself.
-bool apps_speak_notify(const std::string& pod_path)
+bool apps_speak_notify(const appc::PodManifest* m)
 {
-    auto manifest = read_file(path_join(pod_path, iface::pod_manifest));
-    if (!manifest)
-        return false;
-    auto m = appc::parse_pod_manifest(*manifest);
-    if (!m)
-        return false;
-    return std::any_of(m->apps.begin(), m->apps.end(), [](const appc::RuntimeApp& a) {
+    return m && std::any_of(m->apps.begin(), m->apps.end(), [](const appc::RuntimeApp& a) {
         for (auto& an : a.annotations)
             if (an.name == iface::annotation_supports_notify)
                 return an.value == "true";
@@ -408,15 +384,20 @@ Status enter_pod_unit(LockedPod& pod, const RunOptions& o, const PodStage1& stag
     c.pid_file = path_join(pod.path(), iface::pid_file);
     c.main_pid = ::getpid();
     c.register_machine = true;
-    c.root_directory = machine_root(pod.path(), stage1);
+    // Read once for both; without it (never the case for a prepared pod) the defaults hold.
+    std::optional<appc::PodManifest> manifest;
+    if (auto text = read_file(path_join(pod.path(), iface::pod_manifest)))
+        if (auto m = appc::parse_pod_manifest(*text))
+            manifest = m.release_value();
+    const appc::PodManifest* m = manifest ? &*manifest : nullptr;
+    c.root_directory = machine_root(pod.path(), stage1, m);
     const char* notify_socket = std::getenv("NOTIFY_SOCKET");
     c.notify = mode == HostMode::UnderUnit && notify_socket && *notify_socket;
     int relay = -1;
     // The systemd flavour's PID 1 says READY=1 once every app unit has started; a fly app
     // speaks for itself only when its image says it does. Other stage1s get READY=1 at start.
     if (c.notify
-        && (stage1.entrypoints.flavour == "systemd"
-            || (stage1.entrypoints.flavour == "fly" && apps_speak_notify(pod.path()))))
+        && (stage1.entrypoints.flavour == "systemd" || (stage1.entrypoints.flavour == "fly" && apps_speak_notify(m))))
         relay = TRY_CTX(bind_notify_socket(pod.path()), "pod " + uuid);
     c.relay_fd = relay;
     auto started = start_companion(c);
@@ -481,31 +462,45 @@ Status start_detached(const std::string& uuid, const DetachOptions& o)
     return started.release_error().wrap("pod " + uuid + " did not start (journalctl -u " + unit + ")");
 }
 
-Result<bool> stop_pod_unit(const PodRef& ref, bool force)
+namespace {
+
+/// A detached pod's service while it is active, activating (also between two runs of a
+/// restarting one) or deactivating, with the bus it was asked on.
+struct BusyUnit {
+    systemd::Bus bus;
+    std::string unit;
+};
+
+/// nullopt when the service is not busy, or the pod is not detached.
+Result<std::optional<BusyUnit>> busy_detached_unit(const PodRef& ref)
 {
     auto unit = read_pod_unit(ref.path);
     if (unit != systemd::pod_unit_name(ref.uuid, "service") || !systemd::booted())
-        return false;
+        return std::optional<BusyUnit>();
     auto bus = TRY_CTX(systemd::Bus::system(), "pod " + ref.uuid);
     auto state = TRY(bus.unit_state(unit));
     if (!state || !unit_busy(*state))
+        return std::optional<BusyUnit>();
+    return std::optional<BusyUnit>(BusyUnit { std::move(bus), std::move(unit) });
+}
+
+} // namespace
+
+Result<bool> stop_pod_unit(const PodRef& ref, bool force)
+{
+    auto busy = TRY(busy_detached_unit(ref));
+    if (!busy)
         return false;
     if (force)
-        TRY(bus.kill_unit(unit, "all", SIGKILL));
-    TRY(bus.stop_unit(unit, true));
+        TRY(busy->bus.kill_unit(busy->unit, "all", SIGKILL));
+    TRY(busy->bus.stop_unit(busy->unit, true));
     return true;
 }
 
 bool pod_unit_busy(const PodRef& ref)
 {
-    auto unit = read_pod_unit(ref.path);
-    if (unit != systemd::pod_unit_name(ref.uuid, "service") || !systemd::booted())
-        return false;
-    auto bus = systemd::Bus::system();
-    if (!bus)
-        return false;
-    auto state = bus->unit_state(unit);
-    return state && *state && unit_busy(**state);
+    auto busy = busy_detached_unit(ref);
+    return busy && *busy;
 }
 
 Status release_pod_unit(const std::string& pod_path, const std::string& uuid)

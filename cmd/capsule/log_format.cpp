@@ -1,22 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cmd/capsule/log_format.h"
 
+#include "lib/units.h"
+
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 namespace capsule::cmd {
-
-std::string format_utc_usec(uint64_t usec)
-{
-    time_t secs = static_cast<time_t>(usec / 1'000'000);
-    struct tm tm;
-    ::gmtime_r(&secs, &tm);
-    char buf[64];
-    size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%06lluZ", static_cast<unsigned long long>(usec % 1'000'000));
-    return buf;
-}
 
 std::string format_short_time(uint64_t usec)
 {
@@ -40,7 +31,7 @@ std::string format_log_record(const LogRecord& r, LogFormat format)
         break;
     case LogFormat::Json: {
         nlohmann::ordered_json j = {
-            { "time", format_utc_usec(r.realtime_usec) },
+            { "time", format_rfc3339_usec(r.realtime_usec) },
             { "app", r.app },
             { "message", r.message },
             { "priority", r.priority ? nlohmann::ordered_json(*r.priority) : nlohmann::ordered_json(nullptr) },

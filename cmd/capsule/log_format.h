@@ -21,8 +21,6 @@ struct LogRecord {
     std::optional<std::string> stream; ///< "stdout" or "stderr" (log files)
 };
 
-/// RFC 3339, UTC, microseconds: `2026-11-28T04:18:30.123456Z`.
-std::string format_utc_usec(uint64_t usec);
 /// journalctl's `-o short` time: local, to the second (`Nov 28 05:18:30`).
 std::string format_short_time(uint64_t usec);
 

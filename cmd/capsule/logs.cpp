@@ -61,67 +61,6 @@ Result<uint64_t> parse_tail(const std::string& s)
     return n;
 }
 
-int parse_digits(std::string_view s, size_t at, size_t n, bool& ok)
-{
-    int v = 0;
-    if (at + n > s.size()) {
-        ok = false;
-        return 0;
-    }
-    auto [end, ec] = std::from_chars(s.data() + at, s.data() + at + n, v);
-    if (ec != std::errc() || end != s.data() + at + n)
-        ok = false;
-    return v;
-}
-
-/// RFC 3339: `2026-11-28T04:18:30Z`, `2026-11-28T06:18:30.5+02:00` (a space or `t` may stand
-/// for `T`, `z` for `Z`). Unix microseconds.
-std::optional<int64_t> parse_rfc3339(std::string_view s)
-{
-    bool ok = s.size() >= 20 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't' || s[10] == ' ')
-        && s[13] == ':' && s[16] == ':';
-    struct tm tm = {};
-    tm.tm_year = parse_digits(s, 0, 4, ok) - 1900;
-    tm.tm_mon = parse_digits(s, 5, 2, ok) - 1;
-    tm.tm_mday = parse_digits(s, 8, 2, ok);
-    tm.tm_hour = parse_digits(s, 11, 2, ok);
-    tm.tm_min = parse_digits(s, 14, 2, ok);
-    tm.tm_sec = parse_digits(s, 17, 2, ok);
-    if (!ok)
-        return std::nullopt;
-    size_t at = 19;
-    int64_t usec = 0;
-    if (at < s.size() && s[at] == '.') {
-        size_t digits = 0;
-        for (at++; at < s.size() && s[at] >= '0' && s[at] <= '9'; at++, digits++)
-            if (digits < 6)
-                usec = usec * 10 + (s[at] - '0');
-        if (digits == 0)
-            return std::nullopt;
-        for (; digits < 6; digits++)
-            usec *= 10;
-    }
-    int64_t offset = 0;
-    if (at < s.size() && (s[at] == 'Z' || s[at] == 'z')) {
-        at++;
-    } else if (at < s.size() && (s[at] == '+' || s[at] == '-') && at + 6 == s.size() && s[at + 3] == ':') {
-        offset = (parse_digits(s, at + 1, 2, ok) * 60 + parse_digits(s, at + 4, 2, ok)) * 60;
-        if (s[at] == '-')
-            offset = -offset;
-        at += 6;
-    } else {
-        return std::nullopt;
-    }
-    if (!ok || at != s.size() || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-        return std::nullopt;
-    struct tm check = tm;
-    time_t t = ::timegm(&check);
-    // timegm() normalises out-of-range days (Feb 30 becomes Mar 2): refuse those.
-    if (check.tm_mday != tm.tm_mday || check.tm_mon != tm.tm_mon)
-        return std::nullopt;
-    return (static_cast<int64_t>(t) - offset) * 1'000'000 + usec;
-}
-
 /// An RFC 3339 time, or a duration meaning that long ago.
 Result<uint64_t> parse_since(const std::string& s)
 {

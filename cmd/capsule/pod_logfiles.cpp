@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cmd/capsule/pod_logfiles.h"
 
+#include "lib/units.h"
 #include "stage1/common/interface.h"
 
 #include <cerrno>
@@ -16,29 +17,6 @@ namespace capsule::cmd {
 namespace iface = capsule::stage1_interface;
 
 namespace {
-
-/// Howard Hinnant's days_from_civil: days since 1970-01-01 of a proleptic Gregorian date.
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    auto yoe = static_cast<unsigned>(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-/// The digits of s[at, at+n), or -1.
-int64_t digits(std::string_view s, size_t at, size_t n)
-{
-    int64_t v = 0;
-    for (size_t i = at; i < at + n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
 
 /// Append the complete lines read from `fd` (to its end) to `out`; a line read in part
 /// stays in `pending`.
@@ -75,18 +53,13 @@ void flush_pending(std::string& pending, const std::string& app, std::vector<Log
 
 std::optional<uint64_t> parse_log_time(std::string_view s)
 {
-    if (s.size() != 27 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.'
-        || s[26] != 'Z')
+    // Exactly the writer's form (lib/units.h format_rfc3339_usec), nothing else RFC 3339 allows.
+    if (s.size() != 27 || s[10] != 'T' || s[19] != '.' || s[26] != 'Z')
         return std::nullopt;
-    int64_t year = digits(s, 0, 4), month = digits(s, 5, 2), day = digits(s, 8, 2);
-    int64_t hour = digits(s, 11, 2), minute = digits(s, 14, 2), second = digits(s, 17, 2);
-    int64_t usec = digits(s, 20, 6);
-    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0
-        || minute > 59 || second < 0 || second > 60 || usec < 0)
+    auto usec = parse_rfc3339(s);
+    if (!usec || *usec < 0)
         return std::nullopt;
-    int64_t secs = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 + hour * 3600
-        + minute * 60 + second;
-    return static_cast<uint64_t>(secs) * 1'000'000 + static_cast<uint64_t>(usec);
+    return static_cast<uint64_t>(*usec);
 }
 
 std::optional<LogRecord> parse_log_line(std::string_view line, const std::string& app)

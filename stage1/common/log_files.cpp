@@ -2,6 +2,7 @@
 #include "stage1/common/log_files.h"
 
 #include "lib/fs.h"
+#include "lib/units.h"
 #include "stage1/common/diag.h"
 #include "stage1/common/interface.h"
 
@@ -38,7 +39,7 @@ size_t formatted_size(LogStream s, std::string_view line)
 
 void append_log_line(std::string& out, uint64_t usec, LogStream s, std::string_view line)
 {
-    out += format_log_time(usec);
+    out += format_rfc3339_usec(usec);
     out += ' ';
     out += stream_name(s);
     out += ' ';
@@ -47,17 +48,6 @@ void append_log_line(std::string& out, uint64_t usec, LogStream s, std::string_v
 }
 
 } // namespace
-
-std::string format_log_time(uint64_t usec)
-{
-    time_t secs = static_cast<time_t>(usec / 1'000'000);
-    struct tm tm;
-    ::gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-        tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<unsigned>(usec % 1'000'000));
-    return buf;
-}
 
 std::string format_log_line(uint64_t usec, LogStream s, std::string_view line)
 {

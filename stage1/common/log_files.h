@@ -26,8 +26,6 @@ inline constexpr uint64_t default_log_max_size = 1024 * 1024;
 /// A line longer than this is written as several.
 inline constexpr size_t log_max_line = 16 * 1024;
 
-/// `2026-11-28T12:00:00.123456Z`.
-std::string format_log_time(uint64_t realtime_usec);
 /// One line of a log file, with its newline.
 std::string format_log_line(uint64_t realtime_usec, LogStream, std::string_view line);
 

@@ -6,7 +6,6 @@
 #include "stage1/common/interface.h"
 
 #include <linux/magic.h>
-#include <sstream>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -16,18 +15,6 @@ bool cgroup_unified()
 {
     struct statfs st;
     return ::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
-}
-
-std::vector<std::pair<std::string, std::string>> parse_proc_cgroup(const std::string& text)
-{
-    std::vector<std::pair<std::string, std::string>> out;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) {
-        auto c1 = line.find(':'), c2 = line.find(':', c1 + 1);
-        if (c1 != std::string::npos && c2 != std::string::npos)
-            out.emplace_back(line.substr(c1 + 1, c2 - c1 - 1), line.substr(c2 + 1));
-    }
-    return out;
 }
 
 std::optional<std::string> hierarchy_dir(const std::string& controllers, bool unified)

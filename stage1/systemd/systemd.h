@@ -7,6 +7,7 @@
 // /capsule/stage1 inside the pod: `app-exited APP` (records the app's exit status) and
 // `exec-in-app APP CMD...` (runs an appc event handler inside the app's rootfs).
 
+#include "lib/proc_cgroup.h"
 #include "lib/result.h"
 #include "stage1/common/args.h"
 #include "stage1/common/pod.h"
@@ -66,8 +67,6 @@ Result<AppUnit> make_app_unit(const PodRootPlan&, const appc::RuntimeApp&, int r
 // cgroups (cgroups.cpp)
 /// /sys/fs/cgroup is cgroup v2 alone.
 bool cgroup_unified();
-/// The lines of /proc/PID/cgroup: {controllers, path}.
-std::vector<std::pair<std::string, std::string>> parse_proc_cgroup(const std::string& text);
 /// The directory under /sys/fs/cgroup of the hierarchy /proc/PID/cgroup names `controllers`
 /// ("" for the v2 root when `unified`); none for named hierarchies other than name=systemd.
 std::optional<std::string> hierarchy_dir(const std::string& controllers, bool unified);

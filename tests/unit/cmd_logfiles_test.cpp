@@ -4,6 +4,7 @@
 #include "cmd/capsule/log_format.h"
 #include "cmd/capsule/pod_logfiles.h"
 #include "lib/fs.h"
+#include "lib/units.h"
 #include "stage1/common/log_files.h"
 
 #include <sys/stat.h>
@@ -47,8 +48,8 @@ uint64_t file_size(const std::string& path)
 
 TEST_CASE("log lines: the writer's format, parsed back")
 {
-    CHECK(stage1::format_log_time(t0) == "2026-11-28T12:00:00.123456Z");
-    CHECK(stage1::format_log_time(7) == "1970-01-01T00:00:00.000007Z");
+    CHECK(format_rfc3339_usec(t0) == "2026-11-28T12:00:00.123456Z");
+    CHECK(format_rfc3339_usec(7) == "1970-01-01T00:00:00.000007Z");
     CHECK(stage1::format_log_line(t0, LogStream::Stderr, "oops") == "2026-11-28T12:00:00.123456Z stderr oops\n");
     CHECK(cmd::parse_log_time("2026-11-28T12:00:00.123456Z") == t0);
     CHECK(cmd::parse_log_time("2024-02-29T23:59:59.999999Z") == 1'709'251'199'999'999);

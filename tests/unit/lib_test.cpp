@@ -118,3 +118,15 @@ TEST_CASE("write_file_atomic, copy_tree, remove_tree, disk_usage")
     CHECK(!path_exists(dir + "/a"));
     CHECK(remove_tree(dir + "/missing"));
 }
+
+TEST_CASE("parse_rfc3339: the forms --since takes, and what is not a date")
+{
+    CHECK(parse_rfc3339("2026-11-28T04:18:30Z") == int64_t(1'795'839'510) * 1'000'000);
+    CHECK(parse_rfc3339("2026-11-28T06:18:30.5+02:00") == int64_t(1'795'839'510) * 1'000'000 + 500'000);
+    CHECK(parse_rfc3339("2026-11-28 04:18:30.000001z") == int64_t(1'795'839'510) * 1'000'000 + 1);
+    CHECK(parse_rfc3339("2024-02-29T00:00:00Z"));
+    for (auto bad : { "", "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z", "2026-11-28T04:18:30", "2026-11-28T24:00:00Z",
+             "2026-11-28T04:18:30.Z", "2026-11-28T04:18:30+0200", "2026-13-01T00:00:00Z" })
+        CHECK_MESSAGE(!parse_rfc3339(bad), bad);
+    CHECK(format_rfc3339_usec(7) == "1970-01-01T00:00:00.000007Z");
+}
