@@ -29,6 +29,29 @@ teardown() { pod_test_teardown; }
     [ "$output" = "capsule: pod $uuid is not prepared (it is exited)" ]
 }
 
+@test "run-prepared --allow-exited runs an exited pod again, keeping its files; refuses a running or collected one" {
+    uuid=$(cap prepare "$IMG" --exec=/bin/sh -- -c 'echo run >> /runs; exit $(wc -l < /runs)')
+    run cap run-prepared --allow-exited "$uuid"
+    assert_status 1
+    run cap run-prepared --allow-exited "$uuid"
+    assert_status 2
+    run cap status "$uuid"
+    assert_output_contains "state=exited"
+    assert_output_contains "app-busybox=2"
+    [ "$(cat "$DIR/pods/run/$uuid/status/busybox")" = 2 ]
+    # A running pod is refused, in one line.
+    start_sleeper
+    run cap run-prepared --allow-exited "$UUID"
+    assert_status 254
+    [ "$output" = "capsule: pod $UUID is running" ]
+    # Marked by gc: not runnable any more.
+    run cap gc --mark-only
+    run cap run-prepared --allow-exited "$uuid"
+    assert_status 254
+    assert_one_line
+    assert_output_contains "pod $uuid is not prepared"
+}
+
 @test "list: legend, --full, --format=json" {
     cap run "$IMG" --exec=/bin/true
     run cap list
