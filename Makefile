@@ -16,7 +16,7 @@ DEPS := cmake g++ make pkg-config clang-format \
 	libacl1-dev libzstd-dev liblz4-dev liblzma-dev libbz2-dev zlib1g-dev nettle-dev libxml2-dev \
 	busybox-static bats parallel util-linux coreutils tar gzip bzip2 xz-utils zstd \
 	runc hyperfine python3 openssl docker-registry skopeo umoci apache2-utils libcurl4 sqlite3 diffutils time procps psmisc man-db groff-base zsh fish gnupg \
-	systemd systemd-container
+	systemd systemd-container qemu-system-x86 linux-image-cloud-amd64 e2fsprogs
 
 .PHONY: all deps build unit functional test demo bench install clean format check-format
 
@@ -69,6 +69,7 @@ install: build
 	install -D -m 0755 $(BUILD)/capsule $(DESTDIR)$(PREFIX)/bin/capsule
 	install -D -m 0644 $(BUILD)/stage1-fly.aci $(DESTDIR)$(PREFIX)/lib/capsule/stage1-fly.aci
 	install -D -m 0644 $(BUILD)/stage1-systemd.aci $(DESTDIR)$(PREFIX)/lib/capsule/stage1-systemd.aci
+	install -D -m 0644 $(BUILD)/stage1-kvm.aci $(DESTDIR)$(PREFIX)/lib/capsule/stage1-kvm.aci
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -D -m 0644 completions/capsule.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/capsule

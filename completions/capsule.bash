@@ -64,7 +64,7 @@ _capsule() {
     done
 
     case "$cur" in
-        --stage1=*) COMPREPLY=($(compgen -P "--stage1=" -W "fly" -- "${cur#*=}")); return ;;
+        --stage1=*) COMPREPLY=($(compgen -P "--stage1=" -W "systemd fly kvm" -- "${cur#*=}")); return ;;
         --format=*)
             if [ "$cmd" = logs ]; then
                 COMPREPLY=($(compgen -P "--format=" -W "short cat json" -- "${cur#*=}"))

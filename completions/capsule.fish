@@ -46,7 +46,7 @@ complete -c capsule -n "not __fish_seen_subcommand_from $commands" -a config -d 
 
 # run, prepare: pod flags, then images with their app flags
 for c in run prepare
-    complete -c capsule -n "__fish_seen_subcommand_from $c" -l stage1 -x -a fly -d 'Stage1 flavour'
+    complete -c capsule -n "__fish_seen_subcommand_from $c" -l stage1 -x -a 'systemd fly kvm' -d 'Stage1 flavour'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l stage1-path -r -F -d 'Stage1 image file'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l stage1-name -x -d 'Stage1 image name'
     complete -c capsule -n "__fish_seen_subcommand_from $c" -l stage1-hash -x -d 'Stage1 image ID'

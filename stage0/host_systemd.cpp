@@ -5,6 +5,7 @@
 #include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/proc_cgroup.h"
+#include "stage0/pod_info.h"
 #include "stage0/systemd.h"
 #include "stage1/common/interface.h"
 
@@ -84,9 +85,11 @@ bool unit_busy(const systemd::UnitState& s)
 }
 
 /// The pod's app root for machined: the pod root for the systemd flavour (what its PID 1
-/// sees), the one app's rootfs otherwise.
+/// sees), none for kvm (the apps' files are inside the VM), the one app's rootfs otherwise.
 std::string machine_root(const std::string& pod_path, const PodStage1& stage1, const appc::PodManifest* m)
 {
+    if (stage1.entrypoints.flavour == "kvm")
+        return {};
     if (stage1.entrypoints.flavour != "systemd" && m && m->apps.size() == 1)
         return path_join(pod_path, iface::stage2_root) + "/" + m->apps.front().name + "/rootfs";
     return path_join(pod_path, "stage1/rootfs");
@@ -131,6 +134,7 @@ struct Companion {
     std::string pid_file;
     pid_t main_pid { 0 }; ///< the stage1 `run` process (this process, once it execs)
     bool register_machine { false };
+    std::string machine_class { "container" }; ///< "vm" for the kvm flavour
     std::string root_directory;
     bool notify { false }; ///< $NOTIFY_SOCKET: READY=1 once the apps are started
     int relay_fd { -1 };   ///< `<pod>/notify`: relay what arrives (the apps' or the pod's systemd)
@@ -186,6 +190,7 @@ void companion_notify(const Companion& c, const std::string& state)
                     for (size_t i = 0; i < 16 && 2 * i + 1 < hex.size(); i++)
                         m.id[i] = static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
                     m.leader = *pid;
+                    m.machine_class = c.machine_class;
                     m.root_directory = c.root_directory;
                     auto bus = systemd::Bus::system();
                     auto r = bus ? bus->register_machine(m) : Status(bus.release_error());
@@ -384,6 +389,8 @@ Status enter_pod_unit(LockedPod& pod, const RunOptions& o, const PodStage1& stag
     c.pid_file = path_join(pod.path(), iface::pid_file);
     c.main_pid = ::getpid();
     c.register_machine = true;
+    if (stage1.entrypoints.flavour == "kvm")
+        c.machine_class = "vm";
     // Read once for both; without it (never the case for a prepared pod) the defaults hold.
     std::optional<appc::PodManifest> manifest;
     if (auto text = read_file(path_join(pod.path(), iface::pod_manifest)))
@@ -530,6 +537,9 @@ Status update_pod_limits(const std::string& dir, std::string_view prefix, const 
     auto state = probe_state(ref);
     if (state != PodState::Running)
         return Error("pod " + ref.uuid + " is not running (it is " + std::string(state_name(state)) + ")", EINVAL);
+    if (limits.memory_bytes && pod_flavour(ref) == "kvm")
+        return Error(
+            "pod " + ref.uuid + ": --memory: a kvm pod's VM is sized when it starts and cannot be resized", ENOTSUP);
     auto unit = read_pod_unit(ref.path);
     if (unit.empty() || !systemd::booted())
         return update_pod_cgroup(dir, ref.uuid, limits);

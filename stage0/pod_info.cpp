@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stage0/pod_info.h"
 
+#include "lib/appc/types.h"
 #include "lib/fs.h"
 #include "stage0/host_systemd.h"
 #include "stage1/common/interface.h"
@@ -105,6 +106,20 @@ Result<std::set<std::string>> images_in_use(const std::string& dir)
         }
     }
     return ids;
+}
+
+std::optional<std::string> pod_flavour(const PodRef& ref)
+{
+    auto tree = read_file(path_join(ref.path, iface::stage1_tree));
+    if (!tree)
+        return std::nullopt;
+    auto text = read_file(path_join(*tree, "manifest"));
+    if (!text)
+        return std::nullopt;
+    auto manifest = appc::parse_image_manifest(*text);
+    if (!manifest)
+        return std::nullopt;
+    return manifest->annotation(iface::annotation_flavour);
 }
 
 } // namespace capsule::stage0

@@ -44,6 +44,8 @@ Result<std::vector<PodInfo>> read_all_pods(const std::string& dir);
 
 /// `<poddir>/pod` as written at prepare.
 Result<std::string> read_pod_manifest_text(const PodRef&);
+/// The stage1 flavour a pod was made with (its stage1 image's `capsule/stage1/flavour`), if known.
+std::optional<std::string> pod_flavour(const PodRef&);
 
 /// Image IDs referenced by pods that are not being deleted (apps and stage1), for `image rm`
 /// and `image gc`: an image in this set must stay in the store.

@@ -5,6 +5,7 @@
 #include "lib/fs.h"
 #include "lib/oci/config_map.h"
 #include "lib/overlay.h"
+#include "stage0/kvm_config.h"
 #include "stage1/common/interface.h"
 #include "store/oci.h"
 
@@ -184,8 +185,9 @@ Status write_app(store::Store& store, const std::string& pod, const appc::Runtim
     return write_file(info + "/" + std::string(iface::app_lower), text);
 }
 
-/// The pod's limits: what its apps asked for, added up (a pod-level cgroup, as rkt's fly).
-CgroupLimits pod_limits(const PodSpec& spec)
+/// The pod's limits: what its apps asked for, added up (a pod-level cgroup, as rkt's fly). A kvm
+/// pod's memory is its VM's (the apps' limits size the guest) plus what qemu needs beside it.
+CgroupLimits pod_limits(const PodSpec& spec, std::string_view flavour)
 {
     CgroupLimits l;
     for (auto& a : spec.apps) {
@@ -194,6 +196,8 @@ CgroupLimits pod_limits(const PodSpec& spec)
         if (a.cpu_millicores)
             l.cpu_millicores = l.cpu_millicores.value_or(0) + *a.cpu_millicores;
     }
+    if (flavour == "kvm" && l.memory_bytes)
+        *l.memory_bytes += iface::kvm_guest_overhead + iface::kvm_qemu_overhead;
     return l;
 }
 
@@ -211,7 +215,7 @@ Status write_pod(
             TRY(write_empty_volume(p, v));
     nlohmann::json opts = { { "interactive", spec.interactive }, { "inheritEnv", spec.inherit_env },
         { "hostname", spec.hostname.value_or("") } };
-    auto limits = pod_limits(spec);
+    auto limits = pod_limits(spec, f.stage1.entrypoints.flavour);
     if (limits.memory_bytes)
         opts["memory"] = *limits.memory_bytes;
     if (limits.cpu_millicores)
@@ -229,10 +233,17 @@ Result<LockedPod> prepare_pod(const PrepareContext& ctx, const PodSpec& spec)
 {
     if (spec.apps.empty())
         return Error::msg("no image given");
+    // kvm.json is read before anything is fetched or written when the flavour is named; a
+    // stage1 given otherwise is known to be kvm only once it is fetched (still before the pod).
+    std::optional<KvmConfig> kvm;
+    if (spec.stage1.kind == Stage1Selection::Kind::Flavour && spec.stage1.value == "kvm")
+        kvm = TRY(load_kvm_config(ctx.system_config, ctx.local_config));
     // The store stays open (its shared lock held) until the pod references its images, so
     // `image rm` cannot remove them in between.
     auto store = TRY(store::Store::open(ctx.dir));
     auto fetched = TRY(fetch_images(*store, ctx, spec));
+    if (fetched.stage1.entrypoints.flavour == "kvm" && !kvm)
+        kvm = TRY(load_kvm_config(ctx.system_config, ctx.local_config));
     auto env = TRY(pod_environment(spec));
     auto manifest = TRY(build_pod_manifest(spec, fetched.images, env));
     TRY(check_volumes(manifest));
@@ -245,6 +256,10 @@ Result<LockedPod> prepare_pod(const PrepareContext& ctx, const PodSpec& spec)
             run_insecure += (run_insecure.empty() ? "" : ",") + std::string(word);
     if (!run_insecure.empty())
         manifest.annotations.push_back({ std::string(iface::annotation_insecure_options), run_insecure });
+    // The kvm flavour's host configuration (kvm.json), for its stage1 (stage1-kvm.md).
+    if (kvm && fetched.stage1.entrypoints.flavour == "kvm")
+        for (auto& a : kvm_annotations(*kvm))
+            manifest.annotations.push_back(std::move(a));
 
     auto pod = TRY(LockedPod::create_embryo(ctx.dir));
     auto fail = [&pod](Error e) -> Error {

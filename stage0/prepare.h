@@ -18,9 +18,9 @@ namespace capsule::stage0 {
 
 struct PrepareContext {
     std::string dir;                             ///< --dir
-    std::string system_config;                   ///< --system-config (stage1 images)
+    std::string system_config;                   ///< --system-config (stage1 images, kvm.json)
     InsecureOptions insecure;                    ///< global --insecure-options
-    std::string local_config { "/etc/capsule" }; ///< --local-config (trusted keys)
+    std::string local_config { "/etc/capsule" }; ///< --local-config (trusted keys, kvm.json)
     bool trust_keys_from_https { false };        ///< --trust-keys-from-https
     bool progress { false };                     ///< download progress on stderr (a TTY)
     /// Things the user should hear about while images are fetched (fetch::FetchOptions).

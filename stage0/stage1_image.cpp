@@ -67,8 +67,8 @@ static Result<store::ImageInfo> fetch_stage1(
     opts.insecure = insecure;
     switch (sel.kind) {
     case Stage1Selection::Kind::Flavour: {
-        if (sel.value != "fly" && sel.value != "systemd")
-            return Error::msg("unknown stage1 flavour '" + sel.value + "' (this build has: fly, systemd)");
+        if (sel.value != "fly" && sel.value != "systemd" && sel.value != "kvm")
+            return Error::msg("unknown stage1 flavour '" + sel.value + "' (this build has: fly, systemd, kvm)");
         auto candidates = builtin_stage1_candidates(sel.value, system_config);
         for (auto& c : candidates) {
             if (!path_exists(c))

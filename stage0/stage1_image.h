@@ -32,7 +32,7 @@ struct Stage1Entrypoints {
     std::string enter;
     std::string stop;
     std::string gc;
-    std::string flavour; ///< capsule/stage1/flavour ("fly", "systemd"; "" for others)
+    std::string flavour; ///< capsule/stage1/flavour ("fly", "systemd", "kvm"; "" for others)
 };
 
 /// Read and check the entrypoint annotations; `run` is required, the interface version must

@@ -63,9 +63,9 @@ struct MachineRegistration {
     std::string name;              ///< "capsule-<uuid>"
     std::array<uint8_t, 16> id {}; ///< the pod UUID's 16 bytes
     std::string service { "capsule" };
-    std::string machine_class { "container" };
+    std::string machine_class { "container" }; ///< "container", or "vm" (the kvm flavour)
     pid_t leader { 0 };
-    std::string root_directory; ///< absolute
+    std::string root_directory; ///< absolute, or empty (a VM: its files are not on the host)
 };
 
 /// A connection to the system bus. Errors say which call failed on which unit/machine, with

@@ -24,7 +24,7 @@ struct FlagDef {
 };
 
 constexpr FlagDef flag_defs[] = {
-    { "stage1", Level::Pod, Arity::Value, "stage1 flavour: systemd (default; $CAPSULE_STAGE1 overrides) or fly" },
+    { "stage1", Level::Pod, Arity::Value, "stage1 flavour: systemd (default; $CAPSULE_STAGE1 overrides), fly or kvm" },
     { "stage1-path", Level::Pod, Arity::Value, "stage1 image from a file" },
     { "stage1-name", Level::Pod, Arity::Value, "stage1 image by name (fetched like an image)" },
     { "stage1-hash", Level::Pod, Arity::Value, "stage1 image by stored image ID" },

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `capsule logs UUID`: the apps' output, from the journal the pod's stage1 keeps in the pod
 // directory (`<poddir>/journal/`; the systemd flavour's journald writes it), or from its log
-// files (`<poddir>/logs/`; the fly stage1 writes them).
+// files (`<poddir>/logs/`; the fly and kvm stage1s write them).
 #include "cmd/capsule/command.h"
 #include "cmd/capsule/log_format.h"
 #include "cmd/capsule/pod_journal.h"
@@ -107,21 +107,6 @@ void print_record(const LogRecord& r, LogFormat format)
     std::fwrite(line.data(), 1, line.size(), stdout);
 }
 
-/// The stage1 flavour a pod was made with (its image's `capsule/stage1/flavour`), if known.
-std::optional<std::string> pod_flavour(const stage0::PodRef& ref)
-{
-    auto tree = read_file(path_join(ref.path, iface::stage1_tree));
-    if (!tree)
-        return std::nullopt;
-    auto text = read_file(path_join(*tree, "manifest"));
-    if (!text)
-        return std::nullopt;
-    auto manifest = appc::parse_image_manifest(*text);
-    if (!manifest)
-        return std::nullopt;
-    return manifest->annotation(iface::annotation_flavour);
-}
-
 std::string list_apps(const std::vector<appc::RuntimeApp>& apps)
 {
     std::string out;
@@ -146,7 +131,7 @@ Status check_ran(const stage0::PodInfo& info)
     }
 }
 
-/// What keeps a pod's logs: the journal (systemd flavour) or log files (fly).
+/// What keeps a pod's logs: the journal (systemd flavour) or log files (fly, kvm).
 enum class LogSource { Journal, Files };
 
 std::optional<LogSource> existing_source(const stage0::PodRef& ref)
@@ -163,13 +148,13 @@ Result<std::optional<LogSource>> log_source(const stage0::PodInfo& info)
 {
     if (auto source = existing_source(info.ref))
         return source;
-    auto flavour = pod_flavour(info.ref);
+    auto flavour = stage0::pod_flavour(info.ref);
     if (stage0::read_run_options(info.ref.path).interactive)
         return Error(
             "pod " + info.ref.uuid + ": no logs: it ran with --interactive (its apps wrote to the terminal)", ENOENT);
     // The stage1 makes journal/ or logs/ as it starts: a pod that has only just started may
     // not have it yet.
-    if (info.state == PodState::Running && (flavour == "systemd" || flavour == "fly"))
+    if (info.state == PodState::Running && (flavour == "systemd" || flavour == "fly" || flavour == "kvm"))
         return std::optional<LogSource>();
     return Error("pod " + info.ref.uuid + ": no logs: its stage1" + (flavour ? " (" + *flavour + ")" : std::string())
             + " keeps none",

@@ -23,8 +23,8 @@ nlohmann::json version_json()
         { "version", CAPSULE_VERSION },
         { "appc_version", "0.8.11" },
         { "stage1_interface_version", stage1_interface_version },
-        { "stage1_flavours", { "fly", "systemd" } },
-        { "features", { "aci", "overlay", "signatures", "oci", "-systemd", "-kvm" } },
+        { "stage1_flavours", { "fly", "systemd", "kvm" } },
+        { "features", { "aci", "overlay", "signatures", "oci", "systemd", "kvm" } },
     };
 }
 

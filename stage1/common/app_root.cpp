@@ -47,16 +47,6 @@ Status mount_host_dirs(int rootfd)
     return {};
 }
 
-bool mount_point_read_only(const appc::RuntimeApp& app, const std::string& volume)
-{
-    if (!app.app)
-        return false;
-    for (auto& mp : app.app->mount_points)
-        if (mp.name == volume && mp.read_only)
-            return true;
-    return false;
-}
-
 Status mount_volumes(const Pod& pod, const appc::RuntimeApp& app, int rootfd)
 {
     for (auto& m : app.mounts) {
@@ -80,15 +70,72 @@ Status mount_volumes(const Pod& pod, const appc::RuntimeApp& app, int rootfd)
 
 } // namespace
 
-Result<UniqueFd> setup_app_root(const Pod& pod, const appc::RuntimeApp& app, bool host_api_dirs)
+bool mount_point_read_only(const appc::RuntimeApp& app, const std::string& volume)
+{
+    if (!app.app)
+        return false;
+    for (auto& mp : app.app->mount_points)
+        if (mp.name == volume && mp.read_only)
+            return true;
+    return false;
+}
+
+Result<UniqueFd> setup_app_root(const Pod& pod, const appc::RuntimeApp& app, bool host_api_dirs, bool volumes)
 {
     TRY(mount_rootfs(pod, app));
     auto rootfs = pod.app_rootfs(app.name);
     auto rootfd = TRY(open_fd(rootfs, O_PATH | O_DIRECTORY));
     if (host_api_dirs)
         TRY(mount_host_dirs(rootfd.get()));
-    TRY(mount_volumes(pod, app, rootfd.get()));
+    if (volumes)
+        TRY(mount_volumes(pod, app, rootfd.get()));
     return rootfd;
+}
+
+Result<std::string> resolve_exec(int rootfd, const std::string& cmd, const std::string& path_env, const std::string& wd)
+{
+    auto check = [&](const std::string& p) -> bool {
+        int fd = open_in_root(rootfd, p, O_PATH);
+        if (fd < 0)
+            return false;
+        struct stat st;
+        bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+        ::close(fd);
+        return ok;
+    };
+    if (cmd.starts_with("/")) {
+        if (!check(cmd))
+            return Error("exec '" + cmd + "': no such executable in the app's rootfs", ENOENT);
+        return cmd;
+    }
+    if (cmd.find('/') != std::string::npos) {
+        auto p = path_join(wd, cmd);
+        if (!check(p))
+            return Error("exec '" + cmd + "': no such executable in the app's rootfs (from '" + wd + "')", ENOENT);
+        return p;
+    }
+    size_t start = 0;
+    while (start <= path_env.size()) {
+        size_t colon = path_env.find(':', start);
+        if (colon == std::string::npos)
+            colon = path_env.size();
+        auto dir = path_env.substr(start, colon - start);
+        if (dir.starts_with("/")) {
+            auto p = path_join(dir, cmd);
+            if (check(p))
+                return p;
+        }
+        start = colon + 1;
+    }
+    return Error("exec '" + cmd + "': not found in the app's PATH", ENOENT);
+}
+
+std::string env_value(const std::vector<std::string>& env, std::string_view name)
+{
+    for (auto& e : env)
+        if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=')
+            return e.substr(name.size() + 1);
+    return {};
 }
 
 bool app_supports_notify(const appc::RuntimeApp& app)

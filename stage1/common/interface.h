@@ -90,4 +90,21 @@ inline constexpr std::string_view annotation_log_max_size = "capsule/log-max-siz
 /// (a comma-separated subset of capabilities, paths, seccomp); absent when none is.
 inline constexpr std::string_view annotation_insecure_options = "capsule/insecure-options";
 
+/// Pod manifest annotations for the kvm flavour, written by stage0 from the `kvm.json` config
+/// (Documentation/stage1-kvm.md); each optional, the stage1 has a default for each.
+/// The guest kernel: a bzImage path (default: the newest /boot/vmlinuz-*).
+inline constexpr std::string_view annotation_kvm_kernel = "capsule/kvm/kernel";
+/// The qemu binary: a path or a name searched in PATH (default: qemu-system-x86_64).
+inline constexpr std::string_view annotation_kvm_qemu = "capsule/kvm/qemu";
+/// "auto" (default: KVM when a timed probe boot works, TCG otherwise), "kvm" or "tcg".
+inline constexpr std::string_view annotation_kvm_accelerator = "capsule/kvm/accelerator";
+
+/// The kvm flavour's VM: its memory is the sum of the apps' resource/memory limits (this much
+/// when none has one) plus kvm_guest_overhead for the guest's kernel and init (CLI.md).
+inline constexpr unsigned long long kvm_default_app_memory = 512ULL << 20;
+inline constexpr unsigned long long kvm_guest_overhead = 128ULL << 20;
+/// What qemu itself needs beside the guest's memory (its code, TCG's translation cache); a kvm
+/// pod's cgroup memory limit is the VM's memory plus this.
+inline constexpr unsigned long long kvm_qemu_overhead = 192ULL << 20;
+
 } // namespace capsule::stage1_interface

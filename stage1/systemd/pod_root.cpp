@@ -75,55 +75,6 @@ Status bind_path(const std::string& source, const std::string& target, bool read
     return bind_mount(source, fd.get(), target, read_only ? BindFlags::ReadOnly : BindFlags::Plain);
 }
 
-/// Resolve `exec[0]` to an absolute path in the app's rootfs, as execvp(3) would with the
-/// app's PATH, so the unit's ExecStart= names the binary (systemd does not search PATH in the
-/// app's root) and a missing one fails here, with its name, rather than as a unit failure.
-Result<std::string> resolve_exec(int rootfd, const std::string& cmd, const std::string& path_env, const std::string& wd)
-{
-    auto check = [&](const std::string& p) -> bool {
-        int fd = open_in_root(rootfd, p, O_PATH);
-        if (fd < 0)
-            return false;
-        struct stat st;
-        bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
-        ::close(fd);
-        return ok;
-    };
-    if (cmd.starts_with("/")) {
-        if (!check(cmd))
-            return Error("exec '" + cmd + "': no such executable in the app's rootfs", ENOENT);
-        return cmd;
-    }
-    if (cmd.find('/') != std::string::npos) {
-        auto p = path_join(wd, cmd);
-        if (!check(p))
-            return Error("exec '" + cmd + "': no such executable in the app's rootfs (from '" + wd + "')", ENOENT);
-        return p;
-    }
-    size_t start = 0;
-    while (start <= path_env.size()) {
-        size_t colon = path_env.find(':', start);
-        if (colon == std::string::npos)
-            colon = path_env.size();
-        auto dir = path_env.substr(start, colon - start);
-        if (dir.starts_with("/")) {
-            auto p = path_join(dir, cmd);
-            if (check(p))
-                return p;
-        }
-        start = colon + 1;
-    }
-    return Error("exec '" + cmd + "': not found in the app's PATH", ENOENT);
-}
-
-std::string env_value(const std::vector<std::string>& env, std::string_view name)
-{
-    for (auto& e : env)
-        if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=')
-            return e.substr(name.size() + 1);
-    return {};
-}
-
 std::vector<std::vector<std::string>> handlers(const appc::App& app, std::string_view name)
 {
     std::vector<std::vector<std::string>> out;

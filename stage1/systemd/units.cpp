@@ -2,6 +2,7 @@
 #include "stage1/systemd/units.h"
 
 #include "lib/units.h"
+#include "stage1/common/isolator_limit.h"
 
 #include <algorithm>
 #include <cctype>
@@ -92,18 +93,6 @@ Result<std::vector<std::string>> seccomp_entry(const std::string& e, std::string
     if (!ok)
         return Error::msg("isolator " + std::string(isolator) + ": '" + e + "' is not a system call or group name");
     return std::vector<std::string> { name };
-}
-
-Result<uint64_t> quantity_limit(const nlohmann::json& value, std::string_view isolator, bool millicores)
-{
-    if (!value.is_object() || !value.contains("limit"))
-        return Error::msg("isolator " + std::string(isolator) + ": no limit");
-    auto& l = value["limit"];
-    std::string text = l.is_string() ? l.get<std::string>() : l.is_number() ? l.dump() : "";
-    auto v = millicores ? parse_millicores(text) : parse_quantity(text);
-    if (!v)
-        return v.error().wrap("isolator " + std::string(isolator));
-    return *v;
 }
 
 } // namespace

@@ -3,10 +3,11 @@
 # Host systemd integration (Documentation/using-capsule-with-systemd.md), every test inside the
 # systemd test host (tests/lib/systemd_host.bash), started with the v1 controllers so that unit
 # limits show in the cgroups: from a shell, the scope capsule-<uuid>.scope in machine.slice and
-# the machine capsule-<uuid>; journalctl -M and the journal kept after gc; --detach as the service
-# capsule-<uuid>.service, --restart, --unit-property, stop and logs -f; under a unit's ExecStart=
-# (no second unit, READY=1 for Type=notify, the app's own READY relayed); update of a running
-# pod; nothing left after gc. And without systemd (on the machine itself): --detach refused.
+# the machine capsule-<uuid> (class vm for a kvm pod); journalctl -M and the journal kept after
+# gc; --detach as the service capsule-<uuid>.service, --restart, --unit-property, stop and
+# logs -f; under a unit's ExecStart= (no second unit, READY=1 for Type=notify, the app's own
+# READY relayed); update of a running pod; nothing left after gc. And without systemd (on the
+# machine itself): --detach refused.
 
 load ../lib/common
 load ../lib/systemd_host
@@ -322,6 +323,21 @@ check_scope() {
     wait_bg 20
     [ "$BG_STATUS" != timeout ]
     wait_until 10 "pod $UUID to be exited" pod_exited "$UUID"
+    wait_until 10 "machine $machine to go" not hsh machinectl show "$machine"
+}
+
+@test "machined: a kvm pod is a machine of class vm, without a root directory (its files are in the VM)" {
+    [ -f "$(dirname "$CAPSULE")/stage1-kvm.aci" ] || skip "not built: stage1-kvm.aci"
+    host_start
+    start_bg --stage1=kvm "$IMG" --exec=/bin/sleep -- 3004
+    local machine=capsule-$UUID
+    wait_until 10 "machine $machine" hsh machinectl show "$machine"
+    [ "$(hsh machinectl show -p Class --value "$machine")" = vm ]
+    [ -z "$(hsh machinectl show -p RootDirectory --value "$machine")" ]
+    run hsh machinectl terminate "$machine"
+    assert_status 0
+    wait_bg 30
+    [ "$BG_STATUS" != timeout ]
     wait_until 10 "machine $machine to go" not hsh machinectl show "$machine"
 }
 

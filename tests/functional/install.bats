@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# make install: binary, stage1 image, man pages, completions and the gc timer land under DESTDIR/PREFIX,
+# make install: binary, stage1 images (fly, systemd, kvm), man pages, completions and the gc timer land under DESTDIR/PREFIX,
 # and the installed binary finds its stage1 (bindir/../lib/capsule).
 
 load ../lib/common
@@ -23,7 +23,10 @@ teardown() {
     run make -C "$ROOT" --no-print-directory install BUILD="$build" PREFIX=/usr DESTDIR="$inst"
     assert_status 0
     [ -x "$inst/usr/bin/capsule" ]
-    [ -f "$inst/usr/lib/capsule/stage1-fly.aci" ]
+    local flavour
+    for flavour in fly systemd kvm; do
+        [ -f "$inst/usr/lib/capsule/stage1-$flavour.aci" ] || { echo "stage1-$flavour.aci not installed" >&2; return 1; }
+    done
     [ -f "$inst/usr/share/man/man1/capsule-run.1" ]
     [ -f "$inst/usr/share/bash-completion/completions/capsule" ]
     [ -f "$inst/usr/share/zsh/vendor-completions/_capsule" ]

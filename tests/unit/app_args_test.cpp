@@ -70,6 +70,9 @@ TEST_CASE("run args: stage1 selection")
     ::setenv("CAPSULE_STAGE1", "fly", 1);
     CHECK(parse_ok({ "img" }).spec.stage1.value == "fly");
     ::unsetenv("CAPSULE_STAGE1");
+    auto kvm = parse_ok({ "--stage1=kvm", "img" });
+    CHECK(kvm.spec.stage1.kind == Kind::Flavour);
+    CHECK(kvm.spec.stage1.value == "kvm");
     auto p = parse_ok({ "--stage1-path=/x/s1.aci", "img" });
     CHECK(p.spec.stage1.kind == Kind::Path);
     CHECK(p.spec.stage1.value == "/x/s1.aci");
