@@ -17,10 +17,16 @@
 #             the same run without systemd (outside the test host)  vs  systemd-run --scope of the
 #             floor (unshare -m chroot); and run --detach (returns once the app runs)  vs
 #             systemd-run of the floor as a service waited for (--wait)
-# Usage: bench/run.sh [BUILD_DIR] [SECTION...]   SECTION: run fetch list pull systemd host (default: all)
+#   7. kvm:   the kvm flavour (a qemu VM per pod): capsule run --stage1=kvm IMG --exec=/bin/true  vs
+#             --stage1=systemd  vs  --stage1=fly (median); the time from the start of capsule run
+#             until the app's first line reaches the host, as a fraction of end to end; the qemu
+#             process's peak RSS for the default guest size and for --memory=64Mi; the accelerator
+#             (KVM or TCG, and why not KVM), and both when KVM is usable
+# Usage: bench/run.sh [BUILD_DIR] [SECTION...]   SECTION: run fetch list pull systemd host kvm (default: all)
 # Environment: RUNS (hyperfine runs, default 30), FETCH_RUNS (default 5), LIST_IMAGES (default 1000),
 # PULL_RUNS (default 3), PULL_MB (default 200), SYSTEMD_RUNS (hyperfine runs, default 10),
-# SYSTEMD_EXEC_RUNS (default 10).
+# SYSTEMD_EXEC_RUNS (default 10), KVM_RUNS (default 5), KVM_TIMEOUT (seconds a kvm run may take
+# before it counts as failed, default 8), KVM_BUDGET (seconds for the kvm section, default 85).
 set -euo pipefail
 build=$(readlink -f "${1:-build}")
 [ $# -gt 0 ] && shift
@@ -34,8 +40,11 @@ PULL_RUNS=${PULL_RUNS:-3}
 PULL_MB=${PULL_MB:-200}
 SYSTEMD_RUNS=${SYSTEMD_RUNS:-10}
 SYSTEMD_EXEC_RUNS=${SYSTEMD_EXEC_RUNS:-10}
+KVM_RUNS=${KVM_RUNS:-5}
+KVM_TIMEOUT=${KVM_TIMEOUT:-8}
+KVM_BUDGET=${KVM_BUDGET:-85}
 
-all_sections=(run fetch list pull systemd host)
+all_sections=(run fetch list pull systemd host kvm)
 sections=("$@")
 [ ${#sections[@]} -gt 0 ] || sections=("${all_sections[@]}")
 for s in "${sections[@]}"; do
@@ -68,6 +77,10 @@ cleanup() {
     "$capsule" --dir="$work/systemd/dir" gc --grace-period=0s >/dev/null 2>&1 || true
     [ -z "$systemd_cgroup" ] || cgroup_remove_tree "$systemd_cgroup" || true
     [ -z "$host_started" ] || systemd_host_stop >/dev/null 2>&1 || true
+    if [ -d "$work/kvm/dir" ]; then
+        kvm_kill_pods "$work/kvm/dir"
+        "$capsule" --dir="$work/kvm/dir" gc --grace-period=0s >/dev/null 2>&1 || true
+    fi
     chmod -R u+w "$work" 2>/dev/null || true
     rm -rf "$work"
 }
@@ -516,6 +529,330 @@ bench_host() {
     systemd_host_exec "$capsule" --dir="$hd/dir" gc --grace-period=0s >/dev/null 2>&1 || true
     systemd_host_stop >/dev/null
     host_started=
+}
+
+# --- 7. kvm flavour ------------------------------------------------------------------
+# Every kvm run is under timeout(1) (KVM_TIMEOUT s; a TCG boot takes ~2 s): a guest that never comes
+# up is counted and left out of the medians, not waited for. On SIGTERM the pod's waiter asks the
+# guest to stop; a second signal kills qemu, and qemu dies with its waiter (PR_SET_PDEATHSIG) anyway.
+# A kvm run starts only while the section's KVM_BUDGET seconds, and the share of them of the
+# measurement it is part of, leave room for it to time out: guests that hang cost at most that.
+
+# kvm_kill_pods DIR: stop --force what is left of the running pods of capsule --dir=DIR.
+kvm_kill_pods() {
+    local pod
+    for pod in "$1"/pods/run/*; do
+        [ -d "$pod" ] || continue
+        "$capsule" --dir="$1" stop --force "${pod##*/}" >/dev/null 2>&1 || true
+    done
+}
+
+# kvm_room: whether a kvm run that times out still ends within the section's budget and before
+# kvm_phase_end (if set), the end of the share of the current measurement.
+kvm_room() {
+    local end=$kvm_deadline
+    if [ -n "$kvm_phase_end" ] && [ "$kvm_phase_end" -lt "$end" ]; then end=$kvm_phase_end; fi
+    [ $((end - SECONDS)) -ge $((KVM_TIMEOUT + 2)) ]
+}
+
+# kvm_note OK TRIED WHAT: what to say of KVM_RUNS runs of WHAT when fewer started (the budget) or
+# fewer than started ended well.
+kvm_note() {
+    [ "$2" -ge "$KVM_RUNS" ] || echo -n "; only $2 of $KVM_RUNS $3 runs started (its share of KVM_BUDGET=$KVM_BUDGET s was up)"
+    [ "$1" = "$2" ] || echo -n "; $(($2 - $1)) of $2 $3 runs failed or did not end within $KVM_TIMEOUT s (left out)"
+}
+
+# kvm_one LOG LINE CMD...: one run of CMD under $kvm_to: the seconds from just before it starts
+# until LINE reaches this side on its stdout (LINE empty: until CMD exits); status 1 if it did not
+# print LINE or exit 0 (what went wrong in LOG).
+kvm_one() {
+    local log=$1 want=$2 r t_line t_exit st
+    shift 2
+    # shellcheck disable=SC2086 # $kvm_to: the command's words
+    r=$(python3 "$here/first_line.py" "$want" "$((KVM_TIMEOUT + 3))" $kvm_to "$@" 2>>"$log") || return 1
+    read -r t_line t_exit st <<<"$r"
+    if [ "$st" != 0 ]; then
+        echo "capsule run exited with status $st$(kvm_timed_out "$st")" >> "$log"
+        return 1
+    elif [ -z "$want" ]; then
+        echo "$t_exit"
+    elif [ "$t_line" = - ]; then
+        echo "the app's '$want' line did not come" >> "$log"
+        return 1
+    else
+        echo "$t_line"
+    fi
+}
+
+# kvm_pairs LOG CAPSULE_OPTS...: up to KVM_RUNS pairs (while kvm_room) of an end-to-end run of
+# `capsule run --stage1=kvm` (an app that exits at once, timed to the exit) and a boot-to-app run
+# (the app prints "ready", sleeps 1 s and exits; timed to its "ready" on this side), one after the
+# other so that both see the same machine: "E2E_MEDIAN E2E_OK E2E_TRIED BOOT_MEDIAN BOOT_OK
+# BOOT_TRIED", medians in seconds over the runs that went well ("-" if none).
+kvm_pairs() {
+    local log=$1 i t e2e=() boot=() e2e_n=0 boot_n=0 e2e_med=- boot_med=-
+    shift
+    for i in $(seq 1 "$KVM_RUNS"); do
+        kvm_room || break
+        e2e_n=$((e2e_n + 1))
+        if t=$(kvm_one "$log" "" "$capsule" "$@" run --stage1=kvm "$img" --exec=/bin/true); then e2e+=("$t"); fi
+        kvm_room || break
+        boot_n=$((boot_n + 1))
+        if t=$(kvm_one "$log" ready "$capsule" "$@" run --stage1=kvm "$img" --exec=/bin/sh -- -c 'echo ready; sleep 1'); then
+            boot+=("$t")
+        fi
+    done
+    [ ${#e2e[@]} = 0 ] || e2e_med=$(med "${e2e[@]}")
+    [ ${#boot[@]} = 0 ] || boot_med=$(med "${boot[@]}")
+    echo "$e2e_med ${#e2e[@]} $e2e_n $boot_med ${#boot[@]} $boot_n"
+}
+
+# kvm_timed_out STATUS: " (did not end within KVM_TIMEOUT s)" for timeout(1)'s statuses.
+kvm_timed_out() {
+    if [ "$1" = 124 ] || [ "$1" = 137 ]; then echo " (did not end within $KVM_TIMEOUT s)"; fi
+}
+
+# kvm_stats JSON N: "MEDIAN OK RUNS" of command N of a hyperfine -i export: the median seconds over
+# the runs that exited 0 ("-" if none), how many those were, and of how many.
+kvm_stats() {
+    python3 - "$1" "$2" <<'PY'
+import json, statistics, sys
+try:
+    r = json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]
+except (OSError, ValueError, IndexError):
+    r = {"times": [], "exit_codes": []}
+ok = [t for t, c in zip(r["times"], r["exit_codes"]) if c == 0]
+print(statistics.median(ok) if ok else "-", len(ok), len(r["times"]))
+PY
+}
+
+# kvm_rss LOG APP_OPTS...: "PEAK_KIB GUEST_MIB" of the qemu of a kvm pod whose app sleeps 1 s: its
+# VmHWM (a high-water mark) read until qemu exits, and its -m. qemu's PID is the pod's PID
+# (capsule status) while it runs. Status 1 (the reason in LOG) if the run failed.
+kvm_rss() {
+    local log=$1 u=$kd/rss.uuid cpid pid='' hwm='' guest='' i s
+    shift
+    rm -f "$u"
+    ($kvm_to "$capsule" --dir="$kd/dir" run --stage1=kvm --uuid-file-save="$u" "$img" "$@" \
+        --exec=/bin/sleep -- 1 >/dev/null 2>>"$log"; exit $?) 2>/dev/null &
+    cpid=$!
+    for i in $(seq 1 $((KVM_TIMEOUT * 20))); do
+        if [ -s "$u" ] && s=$("$capsule" --dir="$kd/dir" status "$(cat "$u")" 2>/dev/null); then
+            pid=$(sed -n 's/^pid=//p' <<<"$s")
+            [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-system-x86 ] && break
+            pid=''
+        fi
+        kill -0 "$cpid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if [ -n "$pid" ]; then
+        guest=$(tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | sed -n '/^-m$/{n;p;q}')
+        while s=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null) && [ -n "$s" ]; do
+            hwm=$s
+            sleep 0.05
+        done
+    fi
+    i=0
+    wait "$cpid" 2>/dev/null || i=$?
+    if [ "$i" != 0 ]; then
+        echo "capsule run exited with status $i$(kvm_timed_out "$i")" >> "$log"
+        return 1
+    fi
+    if [ -z "$hwm" ] || [ -z "$guest" ]; then
+        echo "no qemu process found for the pod" >> "$log"
+        return 1
+    fi
+    echo "$hwm $guest"
+}
+
+# kvm_why_not: why the stage1 chose TCG for its kernel and qemu ($kernel, $qemu, from its qemu
+# command line): kvm.json, /dev/kvm, or the probe boot it does once per kernel (its result cached
+# in /run/capsule/kvm-probe), repeated here the same way for the reason.
+kvm_why_not() {
+    local err rc=0 cached
+    if [ "$cfg_accel" = tcg ]; then
+        echo "kvm.json sets the accelerator to tcg"
+        return
+    fi
+    if [ ! -e /dev/kvm ]; then
+        echo "no /dev/kvm"
+        return
+    fi
+    if ! err=$(python3 -c 'import os; os.close(os.open("/dev/kvm", os.O_RDWR))' 2>&1); then
+        echo "/dev/kvm cannot be opened: ${err##*: }"
+        return
+    fi
+    cached=$(grep -Fx -e "tcg $kernel" -e "kvm $kernel" /run/capsule/kvm-probe 2>/dev/null | head -n 1) || true
+    # The stage1's probe: boot the kernel under KVM without an initramfs, to its panic, within 3 s.
+    (timeout --kill-after=1 3 "$qemu" -machine microvm -accel kvm -m 128 -nodefaults -no-user-config \
+        -display none -no-reboot -serial null -kernel "$kernel" -append "console=ttyS0 reboot=t panic=-1 quiet" \
+        </dev/null >/dev/null 2>"$kd/probe.err"; exit $?) 2>/dev/null || rc=$?
+    case $rc in
+    0) echo "the stage1's probe result is '${cached:-none}' (/run/capsule/kvm-probe), though a probe boot under KVM works now" ;;
+    124 | 137) echo "the probe boot of $kernel under KVM did not finish within 3 s${cached:+; /run/capsule/kvm-probe says \"$cached\"}" ;;
+    *) echo "the probe boot under KVM failed: qemu exited with status $rc: $(tail -n 1 "$kd/probe.err")" ;;
+    esac
+}
+
+bench_kvm() {
+    local kvm_deadline=$((SECONDS + KVM_BUDGET)) kvm_phase_end=''
+    local kd=$work/kvm aci=$build/stage1-kvm.aci img rc i have_sd=1
+    local to="timeout --kill-after=5 60" kvm_to="timeout --kill-after=1 $KVM_TIMEOUT"
+    local qline='' accel kernel qemu cfg_accel accel_name=TCG
+    mkdir -p "$kd"
+    if [ ! -f "$aci" ]; then
+        echo "kvm: stage1-kvm.aci not built, skipped"
+        return
+    fi
+    make_aci "$kd/busybox.aci" bench.local/busybox-kvm
+    img=$("$capsule" --dir="$kd/dir" --insecure-options=image fetch "$kd/busybox.aci")
+    "$capsule" --dir="$kd/dir" run --stage1=fly "$img" --exec=/bin/true
+    # Warm-up (the stage1 into the store, the KVM probe if not cached; a second try if the guest did
+    # not come up), and what the stage1 chose, from its qemu command line (--debug): the accelerator,
+    # the kernel and qemu.
+    for i in 1 2; do
+        rc=0
+        ($kvm_to "$capsule" --dir="$kd/dir" --debug run --stage1=kvm "$img" --exec=/bin/true \
+            >"$kd/warm.log" 2>&1; exit $?) 2>/dev/null || rc=$?
+        qline=$(grep -m 1 'qemu command: ' "$kd/warm.log") || true
+        if [ "$rc" = 0 ] || [ -z "$qline" ]; then
+            break
+        fi
+    done
+    if [ -z "$qline" ]; then
+        echo "kvm: capsule run --stage1=kvm failed (status $rc) before qemu started: $(grep -v ' debug: ' "$kd/warm.log" | tail -n 1); skipped"
+        kvm_kill_pods "$kd/dir"
+        "$capsule" --dir="$kd/dir" gc --grace-period=0s >/dev/null 2>&1 || true
+        return
+    fi
+    accel=$(sed -n 's/.* -accel \([a-z]*\).*/\1/p' <<<"$qline")
+    kernel=$(sed -n 's/.* -kernel \([^ ]*\) .*/\1/p' <<<"$qline")
+    qemu=$(sed -n 's/.*qemu command: \([^ ]*\) .*/\1/p' <<<"$qline")
+    cfg_accel=$("$capsule" config | python3 -c 'import json, sys; print(json.load(sys.stdin)["kvm"]["accelerator"])')
+    [ "$accel" = kvm ] && accel_name=KVM
+    # The accelerator (printed last), found out now: the budget must not leave it out.
+    local other='' accel_line why
+    if [ "$accel" = kvm ]; then
+        accel_line="accelerator KVM (the stage1's probe boot under KVM works here); TCG measured too"
+        other=tcg
+    else
+        why=$(kvm_why_not)
+        if grep -Fxq "kvm $kernel" /run/capsule/kvm-probe 2>/dev/null; then
+            accel_line="KVM usable here but not used ($why); KVM measured too"
+            other=kvm
+        else
+            accel_line="KVM not usable here ($why), TCG used"
+        fi
+    fi
+    rc=0
+    (timeout --kill-after=5 30 "$capsule" --dir="$kd/dir" run --stage1=systemd "$img" --exec=/bin/true \
+        >"$kd/systemd.log" 2>&1; exit $?) 2>/dev/null || rc=$?
+    if [ "$rc" != 0 ]; then
+        echo "kvm: capsule run --stage1=systemd failed (status $rc): $(tail -n 1 "$kd/systemd.log"); compared with fly only"
+        have_sd=''
+        kill_pods "$kd/dir"
+    fi
+
+    # End to end (an app that exits at once) and boot to app (the app's first line on this side),
+    # the kvm runs in pairs timed here (first_line.py); then systemd and fly end to end with
+    # hyperfine (-i: failed runs left out and counted). No warm-up runs: each flavour has just run
+    # once above. The pairs get 60 s of the budget (5 x ~6 s under TCG), RSS the rest.
+    local t_kvm ok_kvm n_kvm boot ok_boot n_boot t_sd ok_sd t_fly ok_fly n line notes='' pct=''
+    kvm_phase_end=$((SECONDS + 60))
+    read -r t_kvm ok_kvm n_kvm boot ok_boot n_boot < <(kvm_pairs "$kd/pairs.log" --dir="$kd/dir")
+    kvm_phase_end=''
+    kvm_kill_pods "$kd/dir"
+    local cmds=()
+    [ -z "$have_sd" ] || cmds+=(-n systemd "$to $capsule --dir=$kd/dir run --stage1=systemd $img --exec=/bin/true")
+    cmds+=(-n fly "$to $capsule --dir=$kd/dir run --stage1=fly $img --exec=/bin/true")
+    hyperfine -N -i --warmup 0 --runs "$KVM_RUNS" --style none --export-json "$kd/run.json" "${cmds[@]}" \
+        >/dev/null 2>&1
+    if [ -n "$have_sd" ]; then
+        read -r t_sd ok_sd n < <(kvm_stats "$kd/run.json" 0)
+        read -r t_fly ok_fly _ < <(kvm_stats "$kd/run.json" 1)
+        notes+=$(kvm_note "$ok_sd" "$n" systemd)
+    else
+        read -r t_fly ok_fly n < <(kvm_stats "$kd/run.json" 0)
+    fi
+    notes=$(kvm_note "$ok_kvm" "$n_kvm" kvm)$notes$(kvm_note "$ok_fly" "$n" fly)
+    if [ "$ok_kvm" = 0 ]; then
+        t_kvm=''
+        line="capsule kvm not measured ($accel_name)"
+    else
+        line="capsule kvm $(ms "$t_kvm") ($accel_name)"
+    fi
+    [ -z "$have_sd" ] || [ "$ok_sd" = 0 ] || line+=", capsule systemd $(ms "$t_sd")"
+    [ "$ok_fly" = 0 ] || line+=", capsule fly $(ms "$t_fly")"
+    if [ -n "$t_kvm" ]; then
+        local rs=''
+        [ "$ok_fly" = 0 ] || rs="kvm/fly = $(ratio "$t_kvm" "$t_fly")x"
+        [ -z "$have_sd" ] || [ "$ok_sd" = 0 ] || rs+="${rs:+, }kvm/systemd = $(ratio "$t_kvm" "$t_sd")x"
+        line+="${rs:+; $rs}"
+    fi
+    echo "kvm: end to end (median of $KVM_RUNS runs): $line$notes"
+    if [ "$ok_boot" = 0 ]; then
+        line=''
+        [ "$n_boot" = 0 ] || line=" (last: $(tail -n 1 "$kd/pairs.log"))"
+        echo "kvm: boot to app: not measured$(kvm_note 0 "$n_boot" boot)$line"
+    else
+        [ -z "$t_kvm" ] || pct=", $(python3 -c 'import sys; print(f"{100 * float(sys.argv[1]) / float(sys.argv[2]):.0f}%")' "$boot" "$t_kvm") of end to end"
+        echo "kvm: boot to app (median of $KVM_RUNS runs): $(ms "$boot") ($accel_name)$pct$(kvm_note "$ok_boot" "$n_boot" boot)"
+    fi
+
+    # qemu's peak RSS: the default guest, and --memory=64Mi (the smallest guest: 64 MiB + overhead);
+    # a second try if the first run failed.
+    local name r opts mb='' tries
+    mib() { python3 -c "print(f'{$1 / 1024:.1f} MiB')"; }
+    for name in default small; do
+        opts=()
+        [ "$name" = small ] && opts=(--memory=64Mi)
+        tries=0
+        r=''
+        while [ -z "$r" ] && [ "$tries" -lt 2 ] && kvm_room; do
+            tries=$((tries + 1))
+            r=$(kvm_rss "$kd/rss.log" "${opts[@]}") || { r=''; kvm_kill_pods "$kd/dir"; }
+        done
+        if [ -n "$r" ]; then
+            mb+="${mb:+, }${r#* } MiB guest $(mib "${r%% *}")"
+        elif [ "$tries" = 0 ]; then
+            mb+="${mb:+, }${opts[*]:-default size}: not measured (out of time, KVM_BUDGET=$KVM_BUDGET s)"
+        else
+            mb+="${mb:+, }${opts[*]:-default size}: not measured ($(tail -n 1 "$kd/rss.log"))"
+        fi
+    done
+    echo "kvm: qemu peak RSS (VmHWM): $mb"
+    echo "kvm: $accel_line"
+
+    # With KVM usable, the other accelerator too (kvm.json in a local config dir: the effective kvm
+    # settings with only the accelerator changed).
+    if [ -n "$other" ]; then
+        local oname=TCG t_o ok_o n_o b_o ok_b n_b
+        [ "$other" = kvm ] && oname=KVM
+        mkdir -p "$kd/config"
+        "$capsule" config | python3 -c '
+import json, sys
+k = {key: v for key, v in json.load(sys.stdin)["kvm"].items() if v is not None}
+k["accelerator"] = sys.argv[1]
+print(json.dumps({"capsuleKind": "kvm", "capsuleVersion": "v1", **k}))' "$other" > "$kd/config/kvm.json"
+        read -r t_o ok_o n_o b_o ok_b n_b < <(kvm_pairs "$kd/other.log" --local-config="$kd/config" --dir="$kd/dir")
+        kvm_kill_pods "$kd/dir"
+        line="with $oname (median of $KVM_RUNS runs):"
+        if [ "$ok_o" = 0 ]; then
+            line+=" end to end not measured"
+        else
+            line+=" end to end $(ms "$t_o")"
+        fi
+        if [ "$ok_b" = 0 ]; then
+            line+=", boot to app not measured"
+        else
+            line+=", boot to app $(ms "$b_o")"
+        fi
+        [ "$ok_o" = 0 ] || [ -z "$t_kvm" ] || line+="; $oname/$accel_name end to end = $(ratio "$t_o" "$t_kvm")x"
+        echo "kvm: $line$(kvm_note "$ok_o" "$n_o" "$oname end-to-end")$(kvm_note "$ok_b" "$n_b" "$oname boot")"
+    fi
+
+    kvm_kill_pods "$kd/dir"
+    "$capsule" --dir="$kd/dir" gc --grace-period=0s >/dev/null 2>&1 || true
 }
 
 for s in "${sections[@]}"; do

@@ -22,17 +22,19 @@ int enter(const Stage1Args& args)
 }
 
 /// Without --force, the waiter (`kvm/waiter`) asks the guest to stop its apps (SIGTERM, then
-/// SIGKILL after the timeout) and the VM powers off; with --force, qemu is killed.
+/// SIGKILL after the timeout) and the VM powers off; with --force, qemu is killed (or, while the
+/// guest boots, the waiter, and qemu with it).
 int stop(const Stage1Args& args)
 {
-    if (args.force)
-        return signal_pod(args.uuid, SIGKILL);
     auto text = read_file("kvm/waiter");
     pid_t waiter = text ? static_cast<pid_t>(std::atoi(text->c_str())) : 0;
+    // qemu's pid is there once the guest booted; a VM still booting goes with its waiter.
+    if (args.force && (path_exists("pid") || waiter <= 0))
+        return signal_pod(args.uuid, SIGKILL);
     if (waiter <= 0)
         return signal_pod(args.uuid, SIGTERM);
     diag_debug("asking the waiter (pid %d) to stop the VM", waiter);
-    if (::kill(waiter, SIGTERM) < 0 && errno != ESRCH) {
+    if (::kill(waiter, args.force ? SIGKILL : SIGTERM) < 0 && errno != ESRCH) {
         diag_error(Error::from_errno("pod " + args.uuid + ": kill pid " + std::to_string(waiter)));
         return exit_stage1_error;
     }

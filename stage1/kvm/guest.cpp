@@ -12,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -195,7 +196,8 @@ Result<pid_t> start(const GuestApp& app, const std::string& out_port, const std:
         ::dup2(err, 2);
         if (::chroot(app.root.c_str()) < 0 || ::chdir("/") < 0)
             die(Error::from_errno("enter the app's root"));
-        if (::chdir(app.working_dir.c_str()) < 0)
+        // A working directory the image lacks is made, as the systemd flavour does.
+        if (::chdir(app.working_dir.c_str()) < 0 && (!mkdir_p(app.working_dir) || ::chdir(app.working_dir.c_str()) < 0))
             die(Error::from_errno("chdir '" + app.working_dir + "'"));
         std::vector<gid_t> groups(app.groups.begin(), app.groups.end());
         if (::setgroups(groups.size(), groups.data()) < 0 || ::setgid(app.gid) < 0 || ::setuid(app.uid) < 0)
@@ -287,6 +289,7 @@ int exit_code(int wstatus)
         fail(r.error());
     if (!config->hostname.empty())
         (void)::sethostname(config->hostname.data(), config->hostname.size());
+    control.send("ready");
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -323,6 +326,11 @@ int exit_code(int wstatus)
                     for (auto& [pid, i] : running)
                         ::kill(-pid, SIGTERM);
                     kill_at = Clock::now() + std::chrono::seconds(config->stop_timeout_sec);
+                } else if (line.starts_with("signal ")) {
+                    int sig = std::atoi(line.c_str() + 7);
+                    for (auto& [pid, i] : running)
+                        if (sig > 0 && sig < 32)
+                            ::kill(-pid, sig);
                 }
         }
         if (kill_at && Clock::now() >= *kill_at) {

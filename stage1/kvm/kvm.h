@@ -67,10 +67,12 @@ std::string guest_config_json(const GuestConfig&);
 Result<GuestConfig> parse_guest_config(std::string_view json);
 
 // ---- The ports. Guest to host, on the control port, one line each:
+//   ready                              the guest booted and mounted the pod's disk
 //   status <app index> <exit status>   an app exited (128+N when killed by signal N)
 //   error <app index> <message>        an app could not be started (its status follows)
 //   done                               every app exited; the guest waits for "ack" and powers off
-// Host to guest: "stop" (stop the apps: SIGTERM, then SIGKILL after the timeout), "ack".
+// Host to guest: "stop" (stop the apps: SIGTERM, then SIGKILL after the timeout), "signal <N>"
+// (send signal N to every app), "ack".
 
 inline constexpr std::string_view port_control = "capsule.control";
 /// "capsule.out.<index>" or "capsule.err.<index>".
@@ -108,6 +110,7 @@ struct VmSpec {
     std::string initrd;
     std::string disk;                         ///< the pod's disk image (raw)
     std::string console_log;                  ///< the guest's serial console goes here
+    uint64_t tsc_khz { 0 };                   ///< the guest TSC frequency when known (TCG: the host's), else 0
     int control_fd { -1 };                    ///< qemu's end of the control port
     std::vector<std::pair<int, int>> app_fds; ///< per app: qemu's ends of stdout, stderr
 };
@@ -124,5 +127,10 @@ std::vector<std::string> qemu_command(const VmSpec&);
 /// timed boot of `kernel` under KVM reaches its end (remembered per kernel in /run/capsule
 /// until the host reboots), TCG otherwise.
 Result<Accel> pick_accelerator(const std::string& setting, const std::string& qemu, const std::string& kernel);
+/// The host's TSC frequency, which a TCG guest's TSC runs at: measured once (20 ms) and
+/// remembered in /run/capsule until the host reboots; 0 if it cannot be measured. A TCG guest
+/// told it (tsc_early_khz=) does not calibrate its TSC against the emulated PIT, which fails
+/// on a loaded host and leaves the guest without a clock.
+uint64_t host_tsc_khz();
 
 } // namespace capsule::stage1::kvm

@@ -11,11 +11,13 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 namespace capsule::stage1::kvm {
 
@@ -33,6 +35,19 @@ constexpr const char* probe_cache = "/run/capsule/kvm-probe";
 /// The kernel command line. The guest's console is the first serial port; `panic=-1` and
 /// `reboot=t` with qemu's -no-reboot make any end of the guest the end of qemu.
 constexpr const char* kernel_cmdline = "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 rdinit=/init";
+constexpr const char* tsc_cache = "/run/capsule/tsc-khz";
+
+/// Append `line` to a file of /run/capsule (remembered until the host reboots).
+void remember(const char* path, const std::string& line)
+{
+    if (!mkdir_p("/run/capsule"))
+        return;
+    int out = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (out >= 0) {
+        (void)!::write(out, line.data(), line.size());
+        ::close(out);
+    }
+}
 
 } // namespace
 
@@ -64,7 +79,8 @@ std::vector<std::string> qemu_command(const VmSpec& s)
     std::vector<std::string> c { s.qemu, "-name", s.name, "-machine", "microvm", "-accel",
         s.accel == Accel::Kvm ? "kvm" : "tcg,tb-size=64", "-m", std::to_string(s.memory_mib), "-smp",
         std::to_string(s.cpus), "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-serial",
-        "file:" + s.console_log, "-kernel", s.kernel, "-initrd", s.initrd, "-append", kernel_cmdline, "-drive",
+        "file:" + s.console_log, "-kernel", s.kernel, "-initrd", s.initrd, "-append",
+        std::string(kernel_cmdline) + (s.tsc_khz ? " tsc_early_khz=" + std::to_string(s.tsc_khz) : ""), "-drive",
         "id=pod,file=" + s.disk + ",format=raw,if=none,cache=unsafe", "-device", "virtio-blk-device,drive=pod",
         "-device", "virtio-serial-device,max_ports=" + std::to_string(2 + 2 * s.app_fds.size()) };
     auto port = [&](const std::string& id, int fd, std::string_view name) {
@@ -148,15 +164,35 @@ Result<Accel> pick_accelerator(const std::string& setting, const std::string& qe
     diag_debug("KVM probe boot of %s: %s after %lld ms", kernel.c_str(), ok ? "works" : "fails",
         static_cast<long long>(
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count()));
-    if (mkdir_p("/run/capsule")) {
-        int out = ::open(probe_cache, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (out >= 0) {
-            auto line = std::string(ok ? "kvm " : "tcg ") + kernel + "\n";
-            (void)!::write(out, line.data(), line.size());
-            ::close(out);
-        }
-    }
+    remember(probe_cache, std::string(ok ? "kvm " : "tcg ") + kernel + "\n");
     return ok ? Accel::Kvm : Accel::Tcg;
+}
+
+uint64_t host_tsc_khz()
+{
+    if (auto cached = read_file(tsc_cache)) {
+        auto khz = std::strtoull(cached->c_str(), nullptr, 10);
+        if (khz > 0)
+            return khz;
+    }
+    // rdtsc against CLOCK_MONOTONIC_RAW over 20 ms, each end bracketed tightly.
+    auto sample = [](uint64_t& tsc, uint64_t& ns) {
+        timespec ts {};
+        uint64_t before = __rdtsc();
+        ::clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+        uint64_t after = __rdtsc();
+        tsc = before + (after - before) / 2;
+        ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+    };
+    uint64_t t0, n0, t1, n1;
+    sample(t0, n0);
+    ::usleep(20000);
+    sample(t1, n1);
+    if (n1 <= n0 || t1 <= t0)
+        return 0;
+    auto khz = static_cast<uint64_t>(static_cast<double>(t1 - t0) * 1e6 / static_cast<double>(n1 - n0));
+    remember(tsc_cache, std::to_string(khz) + "\n");
+    return khz;
 }
 
 } // namespace capsule::stage1::kvm

@@ -341,9 +341,10 @@ struct Stream {
 
 class Waiter {
 public:
-    Waiter(const Pod& pod, int stop_timeout)
+    Waiter(const Pod& pod, int stop_timeout, std::chrono::seconds boot_timeout)
         : m_pod(pod)
         , m_stop_timeout(stop_timeout)
+        , m_boot_timeout(boot_timeout)
         , m_status(pod.manifest.apps.size())
     {
         uint64_t max_size = default_log_max_size;
@@ -361,17 +362,20 @@ public:
     {
         m_control = std::move(control);
         m_streams = std::move(streams);
+        m_qemu = qemu;
         int wstatus = 0;
         bool exited = false;
         std::optional<Clock::time_point> kill_at;
+        auto boot_deadline = Clock::now() + m_boot_timeout;
         while (!exited) {
             std::vector<pollfd> fds { { sigfd, POLLIN, 0 }, { m_control_open ? m_control.get() : -1, POLLIN, 0 } };
             for (auto& s : m_streams)
                 fds.push_back({ s.open ? s.fd.get() : -1, POLLIN, 0 });
+            auto deadline = kill_at ? *kill_at : m_ready ? Clock::time_point::max() : boot_deadline;
             int timeout = -1;
-            if (kill_at)
+            if (deadline != Clock::time_point::max())
                 timeout = static_cast<int>(std::max<long long>(
-                    0, std::chrono::duration_cast<std::chrono::milliseconds>(*kill_at - Clock::now()).count()));
+                    0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
             ::poll(fds.data(), fds.size(), timeout);
             if (fds[1].revents)
                 read_control();
@@ -383,6 +387,11 @@ public:
                 while (::read(sigfd, &si, sizeof si) == sizeof si) {
                     if (si.ssi_signo == SIGCHLD)
                         continue;
+                    if (si.ssi_signo != SIGTERM && si.ssi_signo != SIGINT) {
+                        // Forwarded to the apps, as fly does (HUP, QUIT, USR1, USR2).
+                        send("signal " + std::to_string(si.ssi_signo));
+                        continue;
+                    }
                     if (!kill_at) {
                         diag_debug("signal %u: stopping the pod's apps", si.ssi_signo);
                         send("stop");
@@ -392,6 +401,10 @@ public:
                         ::kill(qemu, SIGKILL);
                     }
                 }
+            }
+            if (!m_ready && !m_boot_failed && Clock::now() >= boot_deadline) {
+                m_boot_failed = true;
+                ::kill(qemu, SIGKILL);
             }
             if (kill_at && Clock::now() >= *kill_at) {
                 diag_warn("the VM did not stop in time, killing it");
@@ -463,6 +476,14 @@ private:
             send("ack");
             return;
         }
+        if (word == "ready") {
+            // The apps start now: the pod's pid (qemu's) appears, for `status` and for a service
+            // manager waiting for the pod to be up.
+            m_ready = true;
+            if (auto r = write_pod_file(m_pod, std::string(iface::pid_file), std::to_string(m_qemu) + "\n"); !r)
+                diag_warn("%s, ignoring", r.error().message().c_str());
+            return;
+        }
         if (sp == std::string::npos)
             return;
         auto rest = line.substr(sp + 1);
@@ -492,6 +513,14 @@ private:
     /// were killed with the VM (128+N when qemu was killed by signal N), or the VM failed.
     int finish(int wstatus)
     {
+        auto dir = m_pod.dir + "/" + kvm_dir;
+        if (m_boot_failed) {
+            auto console = last_line(dir + "/console.log");
+            diag_error(Error::msg("the VM did not boot within " + std::to_string(m_boot_timeout.count()) + " s"
+                + (console.empty() ? std::string() : " (its console's last line: " + console + ")") + "; see " + dir
+                + "/console.log"));
+            return exit_stage1_error;
+        }
         int code = 0;
         bool vm_failed = false;
         for (size_t i = 0; i < m_status.size(); ++i) {
@@ -508,7 +537,6 @@ private:
                 code = *status;
         }
         if (vm_failed) {
-            auto dir = m_pod.dir + "/" + kvm_dir;
             auto why = last_line(dir + "/qemu.log");
             if (why.empty())
                 why = last_line(dir + "/console.log");
@@ -523,6 +551,10 @@ private:
 
     const Pod& m_pod;
     int m_stop_timeout;
+    std::chrono::seconds m_boot_timeout;
+    bool m_ready { false };
+    pid_t m_qemu { -1 };
+    bool m_boot_failed { false };
     std::vector<std::optional<int>> m_status;
     std::vector<std::optional<AppLog>> m_logs;
     UniqueFd m_control;
@@ -605,6 +637,11 @@ Result<int> run_pod(const Stage1Args& args)
     auto image = dir + "/disk.img";
     TRY(stage_pod(args, pod, image, config));
     auto initrd = dir + "/initrd";
+    // Read by qemu as it starts; not kept, whatever happens next.
+    struct Unlink {
+        std::string path;
+        ~Unlink() { ::unlink(path.c_str()); }
+    } initrd_guard { initrd };
     TRY(write_initramfs(initrd, "/proc/self/exe", moddir, modules, guest_config_json(config)));
 
     VmSpec vm;
@@ -617,6 +654,8 @@ Result<int> run_pod(const Stage1Args& args)
     vm.initrd = initrd;
     vm.disk = image;
     vm.console_log = dir + "/console.log";
+    if (accel == Accel::Tcg)
+        vm.tsc_khz = host_tsc_khz();
     auto [control, control_vm] = TRY(socket_pair());
     vm.control_fd = control_vm.get();
     std::vector<int> keep { control_vm.get() };
@@ -641,7 +680,7 @@ Result<int> run_pod(const Stage1Args& args)
 
     sigset_t mask;
     sigemptyset(&mask);
-    for (int s : { SIGCHLD, SIGTERM, SIGINT, SIGHUP })
+    for (int s : { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 })
         sigaddset(&mask, s);
     ::sigprocmask(SIG_BLOCK, &mask, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
@@ -652,14 +691,11 @@ Result<int> run_pod(const Stage1Args& args)
     auto qemu = TRY(start_qemu(cmd, dir + "/qemu.log", keep));
     control_vm.reset();
     vm_ends.clear();
-    if (auto r = write_pod_file(pod, std::string(iface::pid_file), std::to_string(qemu) + "\n"); !r)
-        diag_warn("%s, ignoring", r.error().message().c_str());
     if (auto r = write_pod_file(pod, std::string(kvm_dir) + "/waiter", std::to_string(::getpid()) + "\n"); !r)
         diag_warn("%s, ignoring", r.error().message().c_str());
-    Waiter w(pod, config.stop_timeout_sec);
-    int code = w.wait(qemu, sigfd.get(), std::move(control), std::move(streams));
-    ::unlink(initrd.c_str());
-    return code;
+    // A guest that has not reported "ready" by then is stuck in its boot: killed, and said so.
+    Waiter w(pod, config.stop_timeout_sec, std::chrono::seconds(accel == Accel::Tcg ? 120 : 30));
+    return w.wait(qemu, sigfd.get(), std::move(control), std::move(streams));
 }
 
 } // namespace
