@@ -83,15 +83,6 @@ struct ChildFds {
     child_fail(pipe_fd, "exec", l.argv[0]);
 }
 
-std::vector<char*> cstrings(const std::vector<std::string>& v)
-{
-    std::vector<char*> out;
-    for (auto& s : v)
-        out.push_back(const_cast<char*>(s.c_str()));
-    out.push_back(nullptr);
-    return out;
-}
-
 /// A close-on-exec pipe whose read end does not block (the waiter polls it); the write end
 /// is the app's, and blocks as a pipe does.
 Status make_pipe(UniqueFd& rd, UniqueFd& wr)
@@ -294,6 +285,33 @@ std::string read_child_report(int fd)
             return out;
         out.append(buf, static_cast<size_t>(r));
     }
+}
+
+std::vector<char*> cstrings(const std::vector<std::string>& v)
+{
+    std::vector<char*> out;
+    for (auto& s : v)
+        out.push_back(const_cast<char*>(s.c_str()));
+    out.push_back(nullptr);
+    return out;
+}
+
+Result<ChildReport> fork_reporting(const std::function<void(int fd)>& child)
+{
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0)
+        return Error::from_errno("pipe");
+    UniqueFd rd(p[0]), wr(p[1]);
+    pid_t pid = ::fork();
+    if (pid < 0)
+        return Error::from_errno("fork");
+    if (pid == 0) {
+        rd.reset();
+        child(wr.get());
+        ::_exit(0);
+    }
+    wr.reset();
+    return ChildReport { pid, read_child_report(rd.get()) };
 }
 
 } // namespace capsule::stage1

@@ -11,6 +11,7 @@
 #include "lib/result.h"
 #include "stage1/common/user.h"
 
+#include <functional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -61,5 +62,17 @@ Error exec_command(
 /// comes with the exec ("") or the child's exit (the message).
 [[noreturn]] void report_to_parent(int fd, const Error&);
 std::string read_child_report(int fd);
+/// The argv of execv(3): pointers into `v`, null-terminated (`v` must outlive it).
+std::vector<char*> cstrings(const std::vector<std::string>& v);
+/// A forked child that reports to its parent: fork, and in the child run `child` with the
+/// write end of a close-on-exec pipe (it execs, or report_to_parent()s; when it returns the
+/// child exits 0). The parent reads the pipe to its end, which comes with the exec or the
+/// child's exit (or with the end of a program whose output went there), and gets the child's
+/// pid and what it wrote.
+struct ChildReport {
+    pid_t pid { -1 };
+    std::string report;
+};
+Result<ChildReport> fork_reporting(const std::function<void(int fd)>& child);
 
 } // namespace capsule::stage1

@@ -173,15 +173,8 @@ struct Running {
 /// Fork the app; the child's failure before exec comes back over a close-on-exec pipe.
 Result<pid_t> start(const GuestApp& app, const std::string& out_port, const std::string& err_port)
 {
-    int pipefd[2];
-    if (::pipe2(pipefd, O_CLOEXEC) < 0)
-        return Error::from_errno("pipe");
-    UniqueFd rd(pipefd[0]), wr(pipefd[1]);
-    pid_t pid = ::fork();
-    if (pid < 0)
-        return Error::from_errno("fork");
-    if (pid == 0) {
-        auto die = [&](const Error& e) { report_to_parent(wr.get(), e); };
+    auto child = TRY(fork_reporting([&](int fd) {
+        auto die = [&](const Error& e) { report_to_parent(fd, e); };
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -202,23 +195,16 @@ Result<pid_t> start(const GuestApp& app, const std::string& out_port, const std:
         std::vector<gid_t> groups(app.groups.begin(), app.groups.end());
         if (::setgroups(groups.size(), groups.data()) < 0 || ::setgid(app.gid) < 0 || ::setuid(app.uid) < 0)
             die(Error::from_errno("set user " + std::to_string(app.uid) + ":" + std::to_string(app.gid)));
-        std::vector<char*> argv, envp;
-        for (auto& a : app.argv)
-            argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        for (auto& e : app.env)
-            envp.push_back(const_cast<char*>(e.c_str()));
-        envp.push_back(nullptr);
+        auto argv = cstrings(app.argv);
+        auto envp = cstrings(app.env);
         ::execve(argv[0], argv.data(), envp.data());
         die(Error::from_errno("exec '" + app.argv[0] + "'"));
+    }));
+    if (!child.report.empty()) {
+        ::waitpid(child.pid, nullptr, 0);
+        return Error::msg(child.report);
     }
-    wr.reset();
-    auto report = read_child_report(rd.get());
-    if (!report.empty()) {
-        ::waitpid(pid, nullptr, 0);
-        return Error::msg(report);
-    }
-    return pid;
+    return child.pid;
 }
 
 class Control {

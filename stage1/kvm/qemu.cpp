@@ -4,6 +4,7 @@
 
 #include "lib/fd.h"
 #include "lib/fs.h"
+#include "stage1/common/app_process.h"
 #include "stage1/common/diag.h"
 #include "stage1/common/interface.h"
 
@@ -113,10 +114,7 @@ bool kvm_boots(const std::string& qemu, const std::string& kernel)
         ::dup2(null, 0);
         ::dup2(null, 1);
         ::dup2(null, 2);
-        std::vector<char*> argv;
-        for (auto& a : cmd)
-            argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
+        auto argv = cstrings(cmd);
         ::execvp(argv[0], argv.data());
         ::_exit(127);
     }

@@ -149,27 +149,17 @@ Status make_disk_image(const std::string& tree, const std::string& image)
         image, std::to_string(kib) + "k" };
     diag_debug("disk image: %llu MiB of files, %llu inodes; %s", static_cast<unsigned long long>(g_usage.bytes >> 20),
         static_cast<unsigned long long>(g_usage.inodes), image.c_str());
-    int errpipe[2];
-    if (::pipe2(errpipe, O_CLOEXEC) < 0)
-        return Error::from_errno("pipe");
-    UniqueFd rd(errpipe[0]), wr(errpipe[1]);
-    pid_t pid = ::fork();
-    if (pid < 0)
-        return Error::from_errno("fork");
-    if (pid == 0) {
-        ::dup2(wr.get(), 1);
-        ::dup2(wr.get(), 2);
-        std::vector<char*> argv;
-        for (auto& a : cmd)
-            argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
+    // Its messages come through the pipe, which stays open until it exits.
+    auto child = TRY(fork_reporting([&](int fd) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        auto argv = cstrings(cmd);
         ::execv(argv[0], argv.data());
         ::_exit(127);
-    }
-    wr.reset();
-    auto output = read_child_report(rd.get());
+    }));
+    auto& output = child.report;
     int status = 0;
-    ::waitpid(pid, &status, 0);
+    ::waitpid(child.pid, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         ::unlink(image.c_str());
         auto line = output.substr(0, output.find('\n'));
@@ -213,15 +203,7 @@ Status stage_pod(const Stage1Args& args, const Pod& pod, const std::string& imag
 {
     auto tree = pod.dir + "/" + kvm_dir + "/root";
     TRY(mkdir_p(tree));
-    int pipefd[2];
-    if (::pipe2(pipefd, O_CLOEXEC) < 0)
-        return Error::from_errno("pipe");
-    UniqueFd rd(pipefd[0]), wr(pipefd[1]);
-    pid_t pid = ::fork();
-    if (pid < 0)
-        return Error::from_errno("fork");
-    if (pid == 0) {
-        rd.reset();
+    auto child = TRY(fork_reporting([&](int fd) {
         auto staged = [&]() -> Status {
             TRY(enter_private_mount_ns());
             GuestConfig c;
@@ -253,13 +235,11 @@ Status stage_pod(const Stage1Args& args, const Pod& pod, const std::string& imag
             return write_file(pod.dir + "/" + kvm_dir + "/apps.json", guest_config_json(c));
         }();
         if (!staged)
-            report_to_parent(wr.get(), staged.error());
-        ::_exit(0);
-    }
-    wr.reset();
-    auto report = read_child_report(rd.get());
+            report_to_parent(fd, staged.error());
+    }));
+    auto& report = child.report;
     int status = 0;
-    ::waitpid(pid, &status, 0);
+    ::waitpid(child.pid, &status, 0);
     (void)remove_tree(tree);
     if (!report.empty())
         return Error::msg(report);
@@ -573,14 +553,7 @@ Result<std::pair<UniqueFd, UniqueFd>> socket_pair()
 
 Result<pid_t> start_qemu(const std::vector<std::string>& cmd, const std::string& log, const std::vector<int>& keep)
 {
-    int pipefd[2];
-    if (::pipe2(pipefd, O_CLOEXEC) < 0)
-        return Error::from_errno("pipe");
-    UniqueFd rd(pipefd[0]), wr(pipefd[1]);
-    pid_t pid = ::fork();
-    if (pid < 0)
-        return Error::from_errno("fork qemu");
-    if (pid == 0) {
+    auto child = TRY(fork_reporting([&](int fd) {
         // Its own session: a terminal's ^C reaches the waiter, which stops the apps in order.
         ::setsid();
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -590,26 +563,21 @@ Result<pid_t> start_qemu(const std::vector<std::string>& cmd, const std::string&
         int in = ::open("/dev/null", O_RDONLY);
         int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (in < 0 || out < 0)
-            report_to_parent(wr.get(), Error::from_errno("open '" + log + "'"));
+            report_to_parent(fd, Error::from_errno("open '" + log + "'"));
         ::dup2(in, 0);
         ::dup2(out, 1);
         ::dup2(out, 2);
-        for (int fd : keep)
-            ::fcntl(fd, F_SETFD, 0);
-        std::vector<char*> argv;
-        for (auto& a : cmd)
-            argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
+        for (int k : keep)
+            ::fcntl(k, F_SETFD, 0);
+        auto argv = cstrings(cmd);
         ::execv(argv[0], argv.data());
-        report_to_parent(wr.get(), Error::from_errno("exec '" + cmd[0] + "'"));
+        report_to_parent(fd, Error::from_errno("exec '" + cmd[0] + "'"));
+    }));
+    if (!child.report.empty()) {
+        ::waitpid(child.pid, nullptr, 0);
+        return Error::msg(child.report);
     }
-    wr.reset();
-    auto report = read_child_report(rd.get());
-    if (!report.empty()) {
-        ::waitpid(pid, nullptr, 0);
-        return Error::msg(report);
-    }
-    return pid;
+    return child.pid;
 }
 
 Result<int> run_pod(const Stage1Args& args)
