@@ -24,6 +24,14 @@ const Volume* PodManifest::find_volume(std::string_view name) const
     return nullptr;
 }
 
+std::optional<std::string> PodManifest::annotation(std::string_view name) const
+{
+    for (auto& a : annotations)
+        if (a.name == name)
+            return a.value;
+    return std::nullopt;
+}
+
 namespace {
 
 json name_values(const std::vector<NameValue>& v)

@@ -60,6 +60,8 @@ struct PodManifest {
     const RuntimeApp* find_app(std::string_view name) const;
     /// The volume called `name`, or nullptr.
     const Volume* find_volume(std::string_view name) const;
+    /// Value of the pod annotation `name`, if present.
+    std::optional<std::string> annotation(std::string_view name) const;
 };
 
 /// Serialize as the appc JSON document (acKind "PodManifest").

@@ -104,61 +104,6 @@ uint64_t now_usec()
     return static_cast<uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
 }
 
-/// One of the app's captured streams: its pipe, and the waiter's own fd it is copied to.
-struct Pump {
-    UniqueFd& from;
-    int to;
-    LogStream stream;
-    bool echo { true }; ///< false once writing `to` failed (a reader that went away)
-};
-
-void echo(Pump& p, std::string_view data)
-{
-    while (p.echo && !data.empty()) {
-        ssize_t n = ::write(p.to, data.data(), data.size());
-        if (n >= 0) {
-            data.remove_prefix(static_cast<size_t>(n));
-        } else if (errno == EAGAIN) {
-            // Our stdout may be a non-blocking file shared with the caller: wait, as cat would.
-            struct pollfd w = { p.to, POLLOUT, 0 };
-            ::poll(&w, 1, -1);
-        } else if (errno != EINTR) {
-            p.echo = false; // EPIPE and the like: the app's output still goes to its log
-        }
-    }
-}
-
-enum class Drain { Once, UntilEmpty };
-
-/// Copy what the pipe holds (one read, or until it is empty); at its end, close it. Its
-/// end, or being drained, completes the stream's last line in the log.
-void pump(Pump& p, AppLog* log, Drain drain)
-{
-    static char buf[64 * 1024];
-    while (p.from) {
-        ssize_t n = ::read(p.from.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            if (drain == Drain::Once)
-                return;
-            break;
-        }
-        if (n <= 0) {
-            p.from.reset();
-            break;
-        }
-        std::string_view chunk(buf, static_cast<size_t>(n));
-        echo(p, chunk);
-        if (log)
-            log->add(p.stream, chunk, now_usec());
-        if (drain == Drain::Once)
-            return;
-    }
-    if (log)
-        log->finish(p.stream, now_usec());
-}
-
 /// Take the pending signals: forward those a process sent; the app's exit status once it
 /// exited.
 std::optional<int> take_signals(const AppProcess& app)
@@ -294,6 +239,49 @@ std::vector<char*> cstrings(const std::vector<std::string>& v)
         out.push_back(const_cast<char*>(s.c_str()));
     out.push_back(nullptr);
     return out;
+}
+
+static void echo(Pump& p, std::string_view data)
+{
+    while (p.echo && !data.empty()) {
+        ssize_t n = ::write(p.to, data.data(), data.size());
+        if (n >= 0) {
+            data.remove_prefix(static_cast<size_t>(n));
+        } else if (errno == EAGAIN) {
+            // Our stdout may be a non-blocking file shared with the caller: wait, as cat would.
+            struct pollfd w = { p.to, POLLOUT, 0 };
+            ::poll(&w, 1, -1);
+        } else if (errno != EINTR) {
+            p.echo = false; // EPIPE and the like: the app's output still goes to its log
+        }
+    }
+}
+
+void pump(Pump& p, AppLog* log, Drain drain)
+{
+    static char buf[64 * 1024];
+    while (p.from) {
+        ssize_t n = ::read(p.from.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            if (drain == Drain::Once)
+                return;
+            break;
+        }
+        if (n <= 0) {
+            p.from.reset();
+            break;
+        }
+        std::string_view chunk(buf, static_cast<size_t>(n));
+        echo(p, chunk);
+        if (log)
+            log->add(p.stream, chunk, now_usec());
+        if (drain == Drain::Once)
+            return;
+    }
+    if (log)
+        log->finish(p.stream, now_usec());
 }
 
 Result<ChildReport> fork_reporting(const std::function<void(int fd)>& child)

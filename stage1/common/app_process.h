@@ -9,6 +9,7 @@
 
 #include "lib/fd.h"
 #include "lib/result.h"
+#include "stage1/common/log_files.h"
 #include "stage1/common/user.h"
 
 #include <functional>
@@ -37,6 +38,19 @@ struct AppProcess {
 };
 
 class AppLog;
+/// One of an app's captured output streams, as its waiter copies it: the fd it reads (reset at
+/// the stream's end), its own fd it copies to, and which of the app's streams it is.
+struct Pump {
+    UniqueFd& from;
+    int to;
+    LogStream stream;
+    bool echo { true }; ///< false once writing `to` failed (a reader that went away)
+};
+enum class Drain { Once, UntilEmpty };
+/// Copy what `p.from` holds (one read, or until it is empty or ends) to `p.to` and to `log`
+/// (if not null), waiting for a non-blocking `to` as cat would; at its end, close it. Its end,
+/// or being drained, completes the stream's last line in the log.
+void pump(Pump& p, AppLog* log, Drain drain);
 
 /// The signals forwarded to the app when sent to the waiter by a process (kill(2), stop).
 /// Terminal-generated ones already reach the app, which shares the foreground process group.

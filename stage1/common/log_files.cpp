@@ -58,17 +58,15 @@ std::string format_log_line(uint64_t usec, LogStream s, std::string_view line)
 
 Result<uint64_t> log_max_size(const appc::PodManifest& manifest)
 {
-    for (auto& a : manifest.annotations) {
-        if (a.name != iface::annotation_log_max_size)
-            continue;
-        uint64_t n = 0;
-        auto& v = a.value;
-        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (v.empty() || ec != std::errc() || end != v.data() + v.size() || n == 0)
-            return Error::msg("pod annotation " + a.name + ": '" + v + "' is not a positive number of bytes");
-        return n;
-    }
-    return default_log_max_size;
+    auto v = manifest.annotation(iface::annotation_log_max_size);
+    if (!v)
+        return default_log_max_size;
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (v->empty() || ec != std::errc() || end != v->data() + v->size() || n == 0)
+        return Error::msg("pod annotation " + std::string(iface::annotation_log_max_size) + ": '" + *v
+            + "' is not a positive number of bytes");
+    return n;
 }
 
 AppLog::AppLog(UniqueFd dir, std::string app, uint64_t max_size)

@@ -49,14 +49,6 @@ const std::vector<std::string> guest_modules { "virtio_mmio", "virtio_blk", "vir
 /// console and qemu's own messages.
 constexpr const char* kvm_dir = "kvm";
 
-std::string annotation(const Pod& pod, std::string_view name)
-{
-    for (auto& a : pod.manifest.annotations)
-        if (a.name == name)
-            return a.value;
-    return {};
-}
-
 struct Settings {
     std::string kernel;
     std::string qemu;
@@ -86,7 +78,7 @@ std::optional<std::string> find_program(const std::string& name)
 Result<Settings> settings(const Pod& pod)
 {
     Settings s;
-    s.kernel = annotation(pod, iface::annotation_kvm_kernel);
+    s.kernel = pod.manifest.annotation(iface::annotation_kvm_kernel).value_or("");
     if (s.kernel.empty()) {
         glob_t g {};
         if (::glob("/boot/vmlinuz-*", 0, nullptr, &g) == 0 && g.gl_pathc > 0) {
@@ -103,7 +95,7 @@ Result<Settings> settings(const Pod& pod)
     struct stat st;
     if (::stat(s.kernel.c_str(), &st) < 0)
         return Error::from_errno("guest kernel '" + s.kernel + "'");
-    auto qemu = annotation(pod, iface::annotation_kvm_qemu);
+    auto qemu = pod.manifest.annotation(iface::annotation_kvm_qemu).value_or("");
     if (qemu.empty())
         qemu = "qemu-system-x86_64";
     auto found = find_program(qemu);
@@ -113,7 +105,7 @@ Result<Settings> settings(const Pod& pod)
                   "kvm.json)",
             ENOENT);
     s.qemu = *found;
-    s.accelerator = annotation(pod, iface::annotation_kvm_accelerator);
+    s.accelerator = pod.manifest.annotation(iface::annotation_kvm_accelerator).value_or("");
     return s;
 }
 
@@ -305,20 +297,6 @@ std::string last_line(const std::string& path)
     return line;
 }
 
-uint64_t realtime_usec()
-{
-    return static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count());
-}
-
-struct Stream {
-    UniqueFd fd;
-    size_t app;
-    LogStream kind;
-    bool open { true };
-};
-
 class Waiter {
 public:
     Waiter(const Pod& pod, int stop_timeout, std::chrono::seconds boot_timeout)
@@ -338,10 +316,13 @@ public:
         }
     }
 
-    int wait(pid_t qemu, int sigfd, UniqueFd control, std::vector<Stream> streams)
+    /// `streams`: each app's stdout and stderr, in the pod's order.
+    int wait(pid_t qemu, int sigfd, UniqueFd control, std::vector<UniqueFd> streams)
     {
         m_control = std::move(control);
         m_streams = std::move(streams);
+        for (size_t k = 0; k < m_streams.size(); ++k)
+            m_pumps.push_back({ m_streams[k], k % 2 ? 2 : 1, k % 2 ? LogStream::Stderr : LogStream::Stdout });
         m_qemu = qemu;
         int wstatus = 0;
         bool exited = false;
@@ -349,8 +330,8 @@ public:
         auto boot_deadline = Clock::now() + m_boot_timeout;
         while (!exited) {
             std::vector<pollfd> fds { { sigfd, POLLIN, 0 }, { m_control_open ? m_control.get() : -1, POLLIN, 0 } };
-            for (auto& s : m_streams)
-                fds.push_back({ s.open ? s.fd.get() : -1, POLLIN, 0 });
+            for (auto& p : m_pumps)
+                fds.push_back({ p.from ? p.from.get() : -1, POLLIN, 0 });
             auto deadline = kill_at ? *kill_at : m_ready ? Clock::time_point::max() : boot_deadline;
             int timeout = -1;
             if (deadline != Clock::time_point::max())
@@ -359,9 +340,9 @@ public:
             ::poll(fds.data(), fds.size(), timeout);
             if (fds[1].revents)
                 read_control();
-            for (size_t i = 0; i < m_streams.size(); ++i)
-                if (fds[2 + i].revents)
-                    copy(m_streams[i]);
+            for (size_t k = 0; k < m_pumps.size(); ++k)
+                if (fds[2 + k].revents)
+                    pump(m_pumps[k], log_of(k), Drain::Once);
             if (fds[0].revents & POLLIN) {
                 signalfd_siginfo si;
                 while (::read(sigfd, &si, sizeof si) == sizeof si) {
@@ -395,9 +376,8 @@ public:
                 exited = true;
         }
         // qemu is gone, and with it the other ends: read what is left, to the end.
-        for (auto& s : m_streams)
-            while (s.open)
-                copy(s);
+        for (size_t k = 0; k < m_pumps.size(); ++k)
+            pump(m_pumps[k], log_of(k), Drain::UntilEmpty);
         while (m_control_open && read_control()) { }
         return finish(wstatus);
     }
@@ -409,23 +389,11 @@ private:
         (void)!::send(m_control.get(), text.data(), text.size(), MSG_NOSIGNAL);
     }
 
-    void copy(Stream& s)
+    /// The log of the app whose stream `m_pumps[k]` is, or null.
+    AppLog* log_of(size_t k)
     {
-        char buf[16384];
-        ssize_t n = ::read(s.fd.get(), buf, sizeof buf);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
-        auto& log = m_logs[s.app];
-        if (n <= 0) {
-            s.open = false;
-            if (log)
-                log->finish(s.kind, realtime_usec());
-            return;
-        }
-        std::string_view chunk(buf, static_cast<size_t>(n));
-        (void)write_all(s.kind == LogStream::Stdout ? 1 : 2, chunk, "output");
-        if (log)
-            log->add(s.kind, chunk, realtime_usec());
+        auto& log = m_logs[k / 2];
+        return log ? &*log : nullptr;
     }
 
     /// Handle the control lines that arrived; false at end of file.
@@ -539,7 +507,8 @@ private:
     std::vector<std::optional<AppLog>> m_logs;
     UniqueFd m_control;
     bool m_control_open { true };
-    std::vector<Stream> m_streams;
+    std::vector<UniqueFd> m_streams;
+    std::vector<Pump> m_pumps; ///< over m_streams, which is not resized once they are made
     std::string m_in;
 };
 
@@ -627,7 +596,7 @@ Result<int> run_pod(const Stage1Args& args)
     auto [control, control_vm] = TRY(socket_pair());
     vm.control_fd = control_vm.get();
     std::vector<int> keep { control_vm.get() };
-    std::vector<Stream> streams;
+    std::vector<UniqueFd> streams;
     std::vector<UniqueFd> vm_ends;
     for (size_t i = 0; i < pod.manifest.apps.size(); ++i) {
         auto [out, out_vm] = TRY(socket_pair());
@@ -635,8 +604,8 @@ Result<int> run_pod(const Stage1Args& args)
         vm.app_fds.emplace_back(out_vm.get(), err_vm.get());
         keep.push_back(out_vm.get());
         keep.push_back(err_vm.get());
-        streams.push_back({ std::move(out), i, LogStream::Stdout });
-        streams.push_back({ std::move(err), i, LogStream::Stderr });
+        streams.push_back(std::move(out));
+        streams.push_back(std::move(err));
         vm_ends.push_back(std::move(out_vm));
         vm_ends.push_back(std::move(err_vm));
     }

@@ -242,10 +242,9 @@ Status mount_journal(const Pod& pod, const std::string& target)
 
 InsecureOptions pod_insecure_options(const Pod& pod)
 {
-    for (auto& a : pod.manifest.annotations)
-        if (a.name == iface::annotation_insecure_options)
-            if (auto o = InsecureOptions::parse(a.value))
-                return *o;
+    if (auto text = pod.manifest.annotation(iface::annotation_insecure_options))
+        if (auto o = InsecureOptions::parse(*text))
+            return *o;
     return {};
 }
 
